@@ -1,0 +1,62 @@
+# BonusEco IdP. The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+IDP_HOST ?= 127.0.0.1
+IDP_PORT ?= 5000
+DEMO_PORT ?= 5001
+DSFR := node_modules/@gouvfr/dsfr/dist
+STATIC_DSFR := idp/static/dsfr
+
+.PHONY: install install-test run test test-production lint chromium clean
+
+install: $(VENV)/.stamp-install $(STATIC_DSFR)/.stamp
+
+$(VENV)/.stamp-install: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-install pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# The DSFR comes from npm (its preinstall script refuses projects it did not
+# scaffold, hence --ignore-scripts); only what the pages use is served.
+node_modules/.stamp: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(STATIC_DSFR)/.stamp: node_modules/.stamp
+	rm -rf $(STATIC_DSFR) && mkdir -p $(STATIC_DSFR)
+	cp $(DSFR)/dsfr.min.css $(DSFR)/dsfr.module.min.js $(DSFR)/dsfr.nomodule.min.js $(STATIC_DSFR)/
+	mkdir -p $(STATIC_DSFR)/utility && cp $(DSFR)/utility/utility.min.css $(STATIC_DSFR)/utility/
+	cp -r $(DSFR)/fonts $(DSFR)/favicon $(DSFR)/icons $(STATIC_DSFR)/
+	touch $@
+
+install-test: install $(VENV)/.stamp-test chromium
+
+chromium:
+	@sh .ci/ensure-chromium
+
+run: install
+	$(BIN)/idp db upgrade
+	$(BIN)/idp demo seed
+	@echo
+	@echo "BonusEco IdP : http://$(IDP_HOST):$(IDP_PORT)/login"
+	@echo "Mails de démonstration (fichiers .eml) : $(CURDIR)/instance/outbox/"
+	@echo
+	$(BIN)/flask --app wsgi run --host "$(IDP_HOST)" --port "$(IDP_PORT)"
+
+test: install-test
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# PostgreSQL + Redis, several processes (SPEC 5); called by .ci/run when both answer.
+test-production: install-test
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m production tests/production
+
+lint: $(VENV)/.stamp-test
+	$(BIN)/ruff check idp tests config.py wsgi.py bench examples
+
+clean:
+	rm -rf $(VENV) node_modules $(STATIC_DSFR)

@@ -1,0 +1,170 @@
+"""Configuration read from ``IDP_*`` environment variables (SPEC 3.2).
+
+``load_config(environ)`` returns a plain dict for ``app.config``; in production it
+refuses to start on an unsafe setting (``ConfigError``). Every variable has its
+default here, in one place, so the README table and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+# name -> (default, parser). Defaults are the agency's values (SPEC 1.4, 3.2).
+_INT = int
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _str(value: str) -> str:
+    return value
+
+
+VARIABLES: dict[str, tuple[object, object]] = {
+    "IDP_ENV": ("development", _str),
+    "IDP_SECRET_KEY": ("", _str),
+    "IDP_ISSUER": ("http://127.0.0.1:5000", _str),
+    "IDP_DATABASE_URL": (f"sqlite:///{INSTANCE_DIR / 'idp.sqlite3'}", _str),
+    "IDP_RATELIMIT_STORAGE_URI": ("memory://", _str),
+    "IDP_MAIL_SERVER": ("", _str),
+    "IDP_MAIL_PORT": (25, _INT),
+    "IDP_MAIL_USE_TLS": (False, _bool),
+    "IDP_MAIL_USERNAME": ("", _str),
+    "IDP_MAIL_PASSWORD": ("", _str),
+    "IDP_MAIL_SENDER": ("BonusEco <ne-pas-repondre@bonuseco.asp-public.fr>", _str),
+    "IDP_LOCKOUT_THRESHOLD": (3, _INT),
+    "IDP_LOCKOUT_MINUTES": (20, _INT),
+    "IDP_PASSWORD_MAX_AGE_DAYS": (90, _INT),
+    "IDP_PROVISIONAL_PASSWORD_HOURS": (72, _INT),
+    "IDP_ASSISTANCE_PHONE": ("0 800 74 74 00", _str),
+    "IDP_MANUAL_URL": ("https://www.asp-public.fr/bonus-eco/guide-utilisateur", _str),
+    "IDP_RATELIMIT_LOGIN": ("30/minute;300/hour", _str),
+    "IDP_RATELIMIT_LOGIN_IDENTIFIER": ("10/minute;100/hour", _str),
+    "IDP_RATELIMIT_FORGOT_PASSWORD": ("10/minute;60/hour", _str),
+    "IDP_RATELIMIT_TOKEN": ("300/minute", _str),
+    "IDP_CAPTCHA_FIXED_TEXT": ("", _str),
+    "IDP_SESSION_IDLE_MINUTES": (30, _INT),
+    "IDP_SESSION_MAX_HOURS": (12, _INT),
+    "IDP_PROXY_HOPS": (0, _INT),
+    "IDP_DEBUG": (False, _bool),
+}
+
+MIN_SECRET_KEY_LENGTH = 32
+WEAK_SECRET_KEYS = {"dev", "secret", "changeme", "change-me", "development", "test"}
+
+
+class ConfigError(Exception):
+    """A setting that makes the application unsafe or unable to start."""
+
+
+def _read(environ: dict[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, (default, parse) in VARIABLES.items():
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            values[name] = default
+            continue
+        try:
+            values[name] = parse(raw)  # type: ignore[operator]
+        except ValueError as exc:
+            raise ConfigError(f"{name}: valeur invalide ({exc})") from None
+    if values["IDP_ENV"] not in ENVIRONMENTS:
+        raise ConfigError(f"IDP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    return values
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_production(values: dict[str, object]) -> None:
+    """Refuse the unsafe production settings listed in SPEC 3.2 and issue 2."""
+    key = str(values["IDP_SECRET_KEY"])
+    if not key:
+        raise ConfigError("IDP_SECRET_KEY is required in production")
+    if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in WEAK_SECRET_KEYS or len(set(key)) < 10:
+        raise ConfigError(
+            f"IDP_SECRET_KEY is too weak: use at least {MIN_SECRET_KEY_LENGTH} random characters"
+        )
+    issuer = urlsplit(str(values["IDP_ISSUER"]))
+    if issuer.scheme != "https" and not (issuer.scheme == "http" and _is_loopback(issuer.hostname)):
+        raise ConfigError("IDP_ISSUER must be an https:// URL in production")
+    if values["IDP_DEBUG"]:
+        raise ConfigError("IDP_DEBUG must be off in production")
+    if values["IDP_CAPTCHA_FIXED_TEXT"]:
+        raise ConfigError("IDP_CAPTCHA_FIXED_TEXT is refused in production")
+    if not values["IDP_MAIL_SERVER"]:
+        raise ConfigError("IDP_MAIL_SERVER is required in production")
+
+
+def _development_secret_key(env: object) -> str:
+    """A random key kept in instance/ so that restarts and workers share sessions."""
+    if env == "testing":
+        return os.urandom(32).hex()
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(32).hex())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
+    """Read the environment and return the Flask config mapping."""
+    values = _read(dict(os.environ) if environ is None else environ)
+    env = values["IDP_ENV"]
+    if env == "production":
+        check_production(values)
+    issuer = str(values["IDP_ISSUER"]).rstrip("/")
+    secure_cookie = not (
+        env != "production" and _is_loopback(urlsplit(issuer).hostname)
+    ) and urlsplit(issuer).scheme == "https"
+    secret_key = values["IDP_SECRET_KEY"] or _development_secret_key(env)
+    config: dict[str, object] = dict(values)
+    config.update(
+        ENV_NAME=env,
+        IDP_ISSUER=issuer,
+        SECRET_KEY=secret_key,
+        DEBUG=bool(values["IDP_DEBUG"]),
+        TESTING=env == "testing",
+        SQLALCHEMY_DATABASE_URI=values["IDP_DATABASE_URL"],
+        RATELIMIT_STORAGE_URI=values["IDP_RATELIMIT_STORAGE_URI"],
+        RATELIMIT_HEADERS_ENABLED=True,
+        # The limiter store must answer: failing open would disable the
+        # lockout's companion defence (SECURITY-CHECKLIST REL-01).
+        RATELIMIT_SWALLOW_ERRORS=False,
+        # __Host- requires Secure; plain HTTP on loopback in development cannot use it.
+        SESSION_COOKIE_NAME="__Host-idp" if secure_cookie else "idp_session",
+        SESSION_COOKIE_SECURE=secure_cookie,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+        PREFERRED_URL_SCHEME="https" if secure_cookie else "http",
+        MAX_CONTENT_LENGTH=256 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=3600,
+        WTF_CSRF_SSL_STRICT=secure_cookie,
+        OUTBOX_DIR=str(INSTANCE_DIR / "outbox"),
+    )
+    return config

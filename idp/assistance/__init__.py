@@ -1,0 +1,1 @@
+"""The Assistance (helpdesk) actions, shared by the CLI and the console."""

@@ -1,0 +1,220 @@
+"""Account actions of the Assistance (SPEC 1.3), one implementation for CLI and console.
+
+Each action checks its input (``InvalidInput``), changes the database, writes
+one audit row carrying the actor and the reason, and queues a notice mail to
+the user; the caller commits with ``idp.database.commit()`` (mails go after).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from idp import audit
+from idp import mail
+from idp.assistance.validation import InvalidInput
+from idp.assistance.validation import check_email
+from idp.assistance.validation import check_login
+from idp.assistance.validation import check_name
+from idp.assistance.validation import check_siret
+from idp.extensions import db
+from idp.models import Habilitation
+from idp.models import HabilitationGrant
+from idp.models import User
+from idp.security import lockout
+from idp.security import passwords
+from idp.security import sessions
+from idp.security.identifiers import normalise_login
+
+
+@dataclass
+class NewAccount:
+    login: str
+    email: str
+    given_name: str
+    family_name: str
+    siret: str | None = None
+    # (code, profile) pairs.
+    habilitations: tuple[tuple[str, str], ...] = ()
+
+
+def get_user(login: str) -> User:
+    user = db.session.execute(
+        select(User).where(User.login == normalise_login(login))
+    ).scalar_one_or_none()
+    if user is None:
+        raise InvalidInput(f"compte inconnu « {login[:64]} »")
+    return user
+
+
+def get_habilitation(code: str) -> Habilitation:
+    found = db.session.execute(
+        select(Habilitation).where(Habilitation.code == code)
+    ).scalar_one_or_none()
+    if found is None:
+        raise InvalidInput(f"habilitation inconnue « {code[:64]} »")
+    return found
+
+
+def validate_account(data: NewAccount) -> NewAccount:
+    """Check every field and that the login is free; raises InvalidInput."""
+    checked = NewAccount(
+        login=check_login(data.login),
+        email=check_email(data.email),
+        given_name=check_name(data.given_name, "prénom"),
+        family_name=check_name(data.family_name, "nom"),
+        siret=check_siret(data.siret),
+        habilitations=tuple(data.habilitations),
+    )
+    if db.session.execute(select(User.id).where(User.login == checked.login)).first():
+        raise InvalidInput(f"l'identifiant « {checked.login} » existe déjà")
+    for code, _profile in checked.habilitations:
+        get_habilitation(code)
+    return checked
+
+
+def _issue_provisional(user: User, now: datetime) -> str:
+    provisional = passwords.generate_provisional_password()
+    user.is_provisional = True
+    user.provisional_hash = passwords.hash_password(provisional)
+    hours = current_app.config["IDP_PROVISIONAL_PASSWORD_HOURS"]
+    user.provisional_expires_at = now + timedelta(hours=hours)
+    return provisional
+
+
+def _welcome_mails(user: User, provisional: str) -> None:
+    labels = [grant.habilitation.label for grant in user.grants if grant.revoked_at is None]
+    mail.send_later(mail.compose(user.email, "welcome_identifier", user=user, labels=labels))
+    mail.send_later(mail.compose(
+        user.email, "welcome_password", user=user, provisional=provisional,
+        expires_at=user.provisional_expires_at,
+    ))
+
+
+def create_user(data: NewAccount, *, actor: str, reason: str, now: datetime) -> User:
+    """Create an account with a provisional password; queues the two welcome mails."""
+    checked = validate_account(data)
+    user = User(
+        login=checked.login, email=checked.email, given_name=checked.given_name,
+        family_name=checked.family_name, siret=checked.siret, created_at=now,
+    )
+    db.session.add(user)
+    for code, profile in checked.habilitations:
+        user.grants.append(HabilitationGrant(
+            habilitation=get_habilitation(code), profile=profile, granted_by=actor, granted_at=now,
+        ))
+    provisional = _issue_provisional(user, now)
+    db.session.flush()
+    audit.record("account.created", user=user, actor=actor, reason=reason,
+                 habilitations=[code for code, _ in checked.habilitations])
+    _welcome_mails(user, provisional)
+    return user
+
+
+def resend_welcome(user: User, *, actor: str, reason: str, now: datetime) -> None:
+    """Send the two welcome mails again, with a fresh provisional password."""
+    provisional = _issue_provisional(user, now)
+    audit.record("account.welcome_resent", user=user, actor=actor, reason=reason)
+    _welcome_mails(user, provisional)
+
+
+def reset_password(user: User, *, actor: str, reason: str, now: datetime) -> None:
+    """Mail a new provisional password; the old password works until it is used (SPEC 1.2)."""
+    provisional = _issue_provisional(user, now)
+    audit.record("password.reset_sent", user=user, actor=actor, reason=reason)
+    mail.send_later(mail.compose(
+        user.email, "provisional_password", user=user, provisional=provisional,
+        expires_at=user.provisional_expires_at,
+    ))
+
+
+def unlock_account(user: User, *, actor: str, reason: str, now: datetime) -> None:
+    lockout.clear_attempts(user, "")
+    db.session.refresh(user)
+    audit.record("account.unlocked", user=user, actor=actor, reason=reason)
+    _notice(user, "Votre compte a été déverrouillé par l'Assistance.")
+
+
+def grant_habilitation(user: User, code: str, profile: str, *, actor: str, reason: str,
+                       now: datetime, starts_at: datetime | None = None,
+                       ends_at: datetime | None = None) -> HabilitationGrant:
+    """Grant (or update and restore) a habilitation with its profile and dates."""
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise InvalidInput("la date de fin doit suivre la date de début")
+    habilitation = get_habilitation(code)
+    grant = _find_grant(user, habilitation)
+    if grant is None:
+        grant = HabilitationGrant(user_id=user.id, habilitation=habilitation)
+        db.session.add(grant)
+    grant.profile, grant.starts_at, grant.ends_at = profile, starts_at, ends_at
+    grant.granted_by, grant.granted_at, grant.revoked_at = actor, now, None
+    db.session.flush()
+    audit.record("habilitation.granted", user=user, actor=actor, reason=reason,
+                 habilitation=code, profile=profile,
+                 starts_at=starts_at.isoformat() if starts_at else None,
+                 ends_at=ends_at.isoformat() if ends_at else None)
+    _notice(user, f"L'habilitation « {habilitation.label} » vous a été attribuée.")
+    return grant
+
+
+def revoke_habilitation(user: User, code: str, *, actor: str, reason: str, now: datetime) -> None:
+    habilitation = get_habilitation(code)
+    grant = _find_grant(user, habilitation)
+    if grant is None or grant.revoked_at is not None:
+        raise InvalidInput(f"« {user.login} » ne détient pas l'habilitation « {code} »")
+    grant.revoked_at = now
+    audit.record("habilitation.revoked", user=user, actor=actor, reason=reason, habilitation=code)
+    _notice(user, f"L'habilitation « {habilitation.label} » vous a été retirée.")
+
+
+def restore_habilitation(user: User, code: str, *, actor: str, reason: str, now: datetime) -> None:
+    habilitation = get_habilitation(code)
+    grant = _find_grant(user, habilitation)
+    if grant is None or grant.revoked_at is None:
+        raise InvalidInput(f"aucune habilitation « {code} » retirée à restaurer")
+    grant.revoked_at = None
+    audit.record("habilitation.restored", user=user, actor=actor, reason=reason, habilitation=code)
+    _notice(user, f"L'habilitation « {habilitation.label} » vous a été rendue.")
+
+
+def deactivate_user(user: User, *, actor: str, reason: str, now: datetime) -> None:
+    """Deactivate: no login at all, every session ended."""
+    if not user.is_active:
+        raise InvalidInput(f"le compte « {user.login} » est déjà désactivé")
+    user.is_active = False
+    ended = sessions.end_all_sessions(user.id, now)
+    audit.record("account.deactivated", user=user, actor=actor, reason=reason,
+                 sessions_ended=len(ended))
+    _notice(user, "Votre compte BonusEco a été désactivé.")
+
+
+def activate_user(user: User, *, actor: str, reason: str, now: datetime) -> None:
+    if user.is_active:
+        raise InvalidInput(f"le compte « {user.login} » est déjà actif")
+    user.is_active = True
+    audit.record("account.activated", user=user, actor=actor, reason=reason)
+    _notice(user, "Votre compte BonusEco a été réactivé.")
+
+
+def end_sessions(user: User, *, actor: str, reason: str, now: datetime) -> int:
+    ended = sessions.end_all_sessions(user.id, now)
+    audit.record("sessions.ended", user=user, actor=actor, reason=reason, count=len(ended))
+    _notice(user, "Toutes vos sessions BonusEco ont été fermées par l'Assistance.")
+    return len(ended)
+
+
+def _find_grant(user: User, habilitation: Habilitation) -> HabilitationGrant | None:
+    return db.session.execute(
+        select(HabilitationGrant).where(
+            HabilitationGrant.user_id == user.id,
+            HabilitationGrant.habilitation_id == habilitation.id,
+        )
+    ).scalar_one_or_none()
+
+
+def _notice(user: User, what: str) -> None:
+    mail.send_later(mail.compose(user.email, "notice", user=user, what=what))

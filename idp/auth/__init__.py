@@ -1,0 +1,10 @@
+"""The interactive pages: login, its steps, home page and logout."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from idp.auth import home  # noqa: E402,F401
+from idp.auth import login  # noqa: E402,F401
+from idp.auth import logout  # noqa: E402,F401
+from idp.auth import password_change  # noqa: E402,F401

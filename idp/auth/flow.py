@@ -1,0 +1,160 @@
+"""The login state machine (STYLE.md, after Canaille).
+
+After a correct password the steps still to do are computed and stored server
+side in a ``LoginFlow`` row; the cookie carries only its opaque id. A page
+decorated with ``step_required(step)`` refuses to run unless its step is the
+next one and sends the user there instead. ``complete_step`` moves on, with a
+conditional UPDATE so that a form posted twice cannot advance twice; when no
+step is left ``finish`` opens the SSO session: never before (SPEC 1.1).
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from datetime import datetime
+from datetime import timedelta
+
+from flask import redirect
+from flask import request
+from flask import session
+from flask import url_for
+from sqlalchemy import select
+from sqlalchemy import update
+
+from idp import audit
+from idp.clock import utcnow
+from idp.database import commit
+from idp.extensions import db
+from idp.models import LoginFlow
+from idp.security import sessions
+from idp.security.keyed_hash import token_hash
+
+FLOW_LIFETIME = timedelta(minutes=30)
+# Step name -> endpoint of its page, in the user guide's order (SPEC 1.1).
+STEP_ENDPOINTS = {
+    "password_change": "auth.password_change",
+}
+STEP_ORDER = tuple(STEP_ENDPOINTS)
+
+
+def pending_steps(user, password_change_reason: str | None) -> list[str]:
+    """The steps a user must go through before holding a session."""
+    steps = []
+    if password_change_reason is not None:
+        steps.append("password_change")
+    return [step for step in STEP_ORDER if step in steps]
+
+
+def safe_next(target: str | None) -> str | None:
+    """Keep only a local absolute path (LOGIN-11: no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ch in target for ch in "\r\n\t\\") or len(target) > 4000:
+        return None
+    return target
+
+
+def begin(user, password_change_reason: str | None, next_url: str | None, now: datetime):
+    """Start the steps after a correct password; the response to send."""
+    token = secrets.token_urlsafe(32)
+    flow = LoginFlow(
+        id_hash=token_hash(token),
+        user_id=user.id,
+        pending_steps=pending_steps(user, password_change_reason),
+        password_change_reason=password_change_reason,
+        amr=["pwd"],
+        authenticated_at=now,
+        next_url=safe_next(next_url),
+        created_at=now,
+        expires_at=now + FLOW_LIFETIME,
+    )
+    db.session.add(flow)
+    db.session.flush()
+    # Session renewal at login (ASVS 3.2.1): nothing from before survives.
+    session.clear()
+    if not flow.pending_steps:
+        return finish(flow, now)
+    session["flow"] = token
+    audit.record("login.steps_pending", user=user, steps=list(flow.pending_steps))
+    commit()
+    return redirect(url_for(STEP_ENDPOINTS[flow.pending_steps[0]]), 303)
+
+
+def current_flow(now: datetime) -> LoginFlow | None:
+    token = session.get("flow")
+    if not isinstance(token, str):
+        return None
+    flow = db.session.execute(
+        select(LoginFlow).where(LoginFlow.id_hash == token_hash(token))
+    ).scalar_one_or_none()
+    if flow is None or flow.consumed_at is not None or flow.expires_at <= now:
+        return None
+    return flow
+
+
+def step_required(step: str):
+    """Run the view only when ``step`` is the next one; else go where the user belongs."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            flow = current_flow(utcnow())
+            if flow is None or not flow.pending_steps:
+                session.pop("flow", None)
+                return redirect(url_for("auth.login"), 303)
+            if flow.pending_steps[0] != step:
+                return redirect(url_for(STEP_ENDPOINTS[flow.pending_steps[0]]), 303)
+            return view(flow, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def complete_step(flow: LoginFlow, step: str, now: datetime):
+    """Mark ``step`` done and send the user to the next step, or open the session."""
+    remaining = [s for s in flow.pending_steps if s != step]
+    result = db.session.execute(
+        update(LoginFlow)
+        .where(
+            LoginFlow.id_hash == flow.id_hash,
+            LoginFlow.version == flow.version,
+            LoginFlow.consumed_at.is_(None),
+        )
+        .values(pending_steps=remaining, version=LoginFlow.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        # The same step was posted twice: the first post won; nothing more to do.
+        db.session.rollback()
+        return redirect(url_for("auth.login"), 303)
+    db.session.refresh(flow)
+    if remaining:
+        commit()
+        return redirect(url_for(STEP_ENDPOINTS[remaining[0]]), 303)
+    return finish(flow, now)
+
+
+def finish(flow: LoginFlow, now: datetime):
+    """Consume the flow and open the SSO session (the only place that does)."""
+    result = db.session.execute(
+        update(LoginFlow)
+        .where(LoginFlow.id_hash == flow.id_hash, LoginFlow.consumed_at.is_(None))
+        .values(consumed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        return redirect(url_for("auth.login"), 303)
+    user = flow.user
+    token, row = sessions.open_session(
+        user, flow.authenticated_at, list(flow.amr), now,
+        request.remote_addr, request.headers.get("User-Agent"),
+    )
+    user.last_login_at = now
+    audit.record("login.success", outcome="success", user=user, sid=row.sid)
+    session.clear()
+    session["sid"] = token
+    commit()
+    return redirect(flow.next_url or url_for("auth.home"), 303)

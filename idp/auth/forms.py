@@ -1,0 +1,45 @@
+"""Forms of the interactive pages: shape only; the rules live in idp.security."""
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import EqualTo
+from wtforms.validators import Length
+
+REQUIRED = "Ce champ est obligatoire."
+# Generous caps: long passphrases pass (LOGIN-13), megabyte posts do not.
+PASSWORD_CAP = 1024
+
+
+class LoginForm(FlaskForm):
+    identifier = StringField(
+        "Identifiant", validators=[DataRequired(REQUIRED), Length(max=128)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        "Mot de passe", validators=[DataRequired(REQUIRED), Length(max=PASSWORD_CAP)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+
+
+class PasswordChangeForm(FlaskForm):
+    new_password = PasswordField(
+        "Nouveau mot de passe",
+        validators=[DataRequired(REQUIRED), Length(max=PASSWORD_CAP)],
+        render_kw={"autocomplete": "new-password", "data-strength-meter": "password-strength"},
+    )
+    confirmation = PasswordField(
+        "Confirmation du nouveau mot de passe",
+        validators=[
+            DataRequired(REQUIRED),
+            EqualTo("new_password", "Les deux mots de passe saisis ne sont pas identiques."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class LogoutForm(FlaskForm):
+    """A button only: the CSRF token makes logout a deliberate POST."""

@@ -1,0 +1,53 @@
+"""The login page (SPEC 1.4, 3.5): identifier, password, lockout, then the steps."""
+
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from idp.auth import bp
+from idp.auth import flow
+from idp.auth.current import current_session
+from idp.auth.forms import LoginForm
+from idp.clock import utcnow
+from idp.extensions import limiter
+from idp.security.authentication import LoginRefused
+from idp.security.authentication import authenticate
+from idp.security.identifiers import normalise_login
+
+
+def _identifier_key() -> str:
+    """Rate-limit key of the identifier typed (normalised like the account key)."""
+    return "login-id:" + normalise_login(request.form.get("identifier", ""))
+
+
+def _ip_limit() -> str:
+    return current_app.config["IDP_RATELIMIT_LOGIN"]
+
+
+def _identifier_limit() -> str:
+    return current_app.config["IDP_RATELIMIT_LOGIN_IDENTIFIER"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_ip_limit, methods=["POST"])
+@limiter.limit(_identifier_limit, key_func=_identifier_key, methods=["POST"])
+def login():
+    """Show the login form and check the password."""
+    form = LoginForm()
+    if request.method == "GET":
+        if current_session() is not None and flow.safe_next(request.args.get("next")) is None:
+            return redirect(url_for("auth.home"), 303)
+        form.next.data = flow.safe_next(request.args.get("next")) or ""
+        form.identifier.data = request.args.get("login_hint", "")[:128]
+        return render_template("auth/login/login.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/login/login.html", form=form), 200
+    now = utcnow()
+    try:
+        result = authenticate(form.identifier.data, form.password.data, now)
+    except LoginRefused as refusal:
+        form.password.data = ""
+        return render_template("auth/login/login.html", form=form, error=refusal.message)
+    return flow.begin(result.user, result.password_change_reason, form.next.data, now)

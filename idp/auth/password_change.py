@@ -1,0 +1,54 @@
+"""The password change step (SPEC 1.1 step 2, 1.4 expired password, SPEC 4 policy)."""
+
+from flask import jsonify
+from flask import render_template
+from flask import request
+
+from idp.auth import bp
+from idp.auth import flow
+from idp.auth.forms import PasswordChangeForm
+from idp.clock import utcnow
+from idp.extensions import limiter
+from idp.security import passwords
+from idp.security.password_change import set_password
+
+MSG_EXPIRED = (
+    "Votre mot de passe a expiré : vous devez le changer avant de poursuivre."
+)
+MSG_PROVISIONAL = (
+    "Vous vous êtes connecté avec un mot de passe provisoire : choisissez maintenant "
+    "votre mot de passe personnel."
+)
+STRENGTH_LABELS = ("Très faible", "Faible", "Moyen", "Fort", "Très fort")
+
+
+@bp.route("/password-change", methods=["GET", "POST"])
+@flow.step_required("password_change")
+def password_change(login_flow):
+    """Ask for the new password until the policy accepts it."""
+    form = PasswordChangeForm()
+    notice = MSG_EXPIRED if login_flow.password_change_reason == "expired" else MSG_PROVISIONAL
+    if form.validate_on_submit():
+        now = utcnow()
+        try:
+            set_password(login_flow.user, form.new_password.data, now,
+                         reason=login_flow.password_change_reason or "flow")
+        except passwords.PasswordRejected as rejection:
+            form.new_password.errors = [str(rejection)]
+        else:
+            return flow.complete_step(login_flow, "password_change", now)
+    return render_template(
+        "auth/password_change/password_change.html", form=form, notice=notice,
+        is_expired=login_flow.password_change_reason == "expired",
+    )
+
+
+@bp.route("/password-change/strength", methods=["POST"])
+@limiter.limit("120/minute")
+@flow.step_required("password_change")
+def password_strength(login_flow):
+    """The strength meter's estimate as the user types (JSON, never stored)."""
+    candidate = request.form.get("password", "")[: passwords.MAX_LENGTH]
+    score = passwords.strength(candidate, passwords.user_inputs_of(login_flow.user))
+    return jsonify(score=score, label=STRENGTH_LABELS[score], ok=score >= passwords.MIN_SCORE
+                   and len(candidate) >= passwords.MIN_LENGTH)

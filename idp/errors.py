@@ -1,0 +1,82 @@
+"""Error pages in French for people (never a traceback, never a secret)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import InternalServerError
+
+from idp import mail
+from idp.extensions import db
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Requête invalide", "La demande n'a pas pu être traitée. Revenez à la page précédente "
+          "et réessayez."),
+    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
+    404: ("Page introuvable", "La page que vous cherchez n'existe pas ou a été déplacée."),
+    405: ("Méthode non autorisée", "Cette page ne s'utilise pas ainsi."),
+    413: ("Requête trop volumineuse", "Les données envoyées sont trop volumineuses."),
+    414: ("Adresse trop longue", "L'adresse demandée est trop longue."),
+    429: ("Trop de tentatives", "Vous avez fait trop de demandes en peu de temps. Patientez quelques "
+          "minutes avant de réessayer."),
+    431: ("Requête invalide", "Les en-têtes de la requête sont trop volumineux."),
+    500: ("Erreur du service", "Une erreur inattendue s'est produite. Réessayez dans quelques "
+          "instants ; si le problème persiste, appelez l'Assistance en donnant la référence "
+          "ci-dessous."),
+    503: ("Service indisponible", "Le service est momentanément indisponible. Réessayez dans "
+          "quelques instants."),
+}
+MSG_CSRF = ("Le formulaire a expiré ou n'a pas été envoyé depuis cette page. Rechargez la page "
+            "et recommencez.")
+
+
+def render_error(status: int, message: str | None = None, reference: str | None = None):
+    title, default = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
+    return render_template(
+        "errors/error.html", status=status, title=title, message=message or default,
+        reference=reference,
+    ), status
+
+
+def _http_error(error: HTTPException):
+    db.session.rollback()
+    mail.discard()
+    response = render_error(error.code or 500)
+    if error.code == 405 and error.valid_methods:
+        return response[0], 405, {"Allow": ", ".join(error.valid_methods)}
+    if error.code == 429:
+        retry = getattr(error, "retry_after", None)
+        return response[0], 429, ({"Retry-After": str(int(retry))} if retry else {})
+    return response
+
+
+def _csrf_error(error: CSRFError):
+    db.session.rollback()
+    return render_error(400, MSG_CSRF)
+
+
+def _unexpected(error: Exception):
+    """Roll back, log with a correlation id, show the French 500 page (no detail)."""
+    db.session.rollback()
+    mail.discard()
+    if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
+        return _http_error(error)
+    original = getattr(error, "original_exception", None) or error
+    reference = secrets.token_hex(6)
+    log.error("unexpected error %s: %s", reference, type(original).__name__,
+              exc_info=(type(original), original, original.__traceback__))
+    return render_error(500, reference=reference)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _unexpected)
+    app.register_error_handler(Exception, _unexpected)

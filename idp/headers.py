@@ -1,0 +1,38 @@
+"""Security headers on every response (SPEC 4, SECURITY-CHECKLIST HDR-01..04)."""
+
+from flask import Flask
+from flask import request
+
+# No inline script or style; DSFR icons are SVG files and data: URIs.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def _secure_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Frame-Options"] = "DENY"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+    if not request.path.startswith("/static/"):
+        # Pages and API answers carry personal data or one-time state (HDR-04).
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    return response
+
+
+def _hsts(response):
+    response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_secure_headers)
+    if app.config["ENV_NAME"] == "production":
+        app.after_request(_hsts)
+    # Werkzeug's server banner names its version (HDR-06); gunicorn's is set in its config.

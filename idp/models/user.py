@@ -1,0 +1,106 @@
+"""Accounts and their password history."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from idp.clock import utcnow
+from idp.extensions import db
+from idp.models.types import UTCDateTime
+
+
+def new_subject() -> str:
+    """A stable opaque identifier for the OIDC ``sub`` claim (never the login)."""
+    return secrets.token_urlsafe(24)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Opaque, stable OIDC subject (OIDC Core 2: locally unique, never reassigned).
+    subject: Mapped[str] = mapped_column(String(64), unique=True, default=new_subject)
+    # Normalised identifier (NFKC, trimmed, lower case): the key of the account.
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100), index=True)
+    # SIRET of the professional's establishment: 14 digits, Luhn-checked.
+    siret: Mapped[str | None] = mapped_column(String(14), index=True)
+    # argon2id hash of the chosen password; NULL until the first connection is done.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # When the current chosen password was set (expiry counts from here).
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while a provisional password is outstanding (creation or reset).
+    is_provisional: Mapped[bool] = mapped_column(default=False)
+    # argon2id hash of the outstanding provisional password.
+    provisional_hash: Mapped[str | None] = mapped_column(String(255))
+    # End of validity of the provisional password (IDP_PROVISIONAL_PASSWORD_HOURS).
+    provisional_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Consecutive password checks since the last success or lock expiry,
+    # reserved before each check (atomic conditional UPDATE).
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    # While in the future, every login attempt gets the lock message.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Secret question wording as shown to the user (NULL: secrets not set).
+    secret_question: Mapped[str | None] = mapped_column(String(200))
+    # argon2id hash of the normalised secret answer.
+    secret_answer_hash: Mapped[str | None] = mapped_column(String(255))
+    # False: deactivated by the agency, no login at all.
+    is_active: Mapped[bool] = mapped_column(default=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Days-before-expiry of the last reminder sent for the current password
+    # (15, 7, 1), so that `idp notify-expiring` never sends one twice.
+    expiry_reminder_days: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    grants: Mapped[list[HabilitationGrant]] = relationship(  # noqa: F821
+        back_populates="user", cascade="all, delete-orphan", foreign_keys="HabilitationGrant.user_id"
+    )
+
+    @property
+    def has_secrets(self) -> bool:
+        return self.secret_answer_hash is not None
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
+class PasswordHistory(db.Model):
+    """Hashes of the previous chosen passwords (policy: not one of the last 5)."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_password_history_user_created", "user_id", "created_at"),)
+
+
+class LoginThrottle(db.Model):
+    """Failure counter for identifiers that match no account.
+
+    Keyed by a keyed hash of the normalised identifier, so that an unknown
+    identifier locks exactly like a known one without storing what was typed.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

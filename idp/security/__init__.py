@@ -1,0 +1,1 @@
+"""Security rules as plain functions: passwords, lockout, sessions, challenges."""

@@ -1,0 +1,132 @@
+"""The password check of the login page, with the lockout (SPEC 1.4).
+
+``authenticate()`` raises ``InvalidCredentials`` (the one message for unknown
+identifiers, wrong passwords and deactivated accounts), ``AccountLocked`` or
+``ProvisionalExpired``, or returns what the login state machine needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from idp import audit
+from idp import mail
+from idp.database import commit
+from idp.extensions import db
+from idp.models import User
+from idp.security import lockout
+from idp.security import passwords
+from idp.security.identifiers import normalise_login
+from idp.security.keyed_hash import keyed_hash
+
+MSG_INVALID = "Le couple identifiant/ mot de passe est incorrecte"
+MSG_LOCKED = (
+    "Le compte a été verrouillé suite à un trop grand nombre d'échecs de connexion "
+    "avec cet identifiant utilisateur"
+)
+MSG_PROVISIONAL_EXPIRED = (
+    "Votre mot de passe provisoire a expiré. Utilisez le lien « J'ai oublié mon mot de passe » "
+    "ou appelez l'Assistance au {phone}."
+)
+
+
+class LoginRefused(Exception):
+    message = MSG_INVALID
+
+
+class InvalidCredentials(LoginRefused):
+    message = MSG_INVALID
+
+
+class AccountLocked(LoginRefused):
+    message = MSG_LOCKED
+
+
+class ProvisionalExpired(LoginRefused):
+    @property
+    def message(self) -> str:  # type: ignore[override]
+        return MSG_PROVISIONAL_EXPIRED.format(phone=current_app.config["IDP_ASSISTANCE_PHONE"])
+
+
+@dataclass
+class Authenticated:
+    user: User
+    # "provisional" or "expired" when the password must be changed first.
+    password_change_reason: str | None
+
+
+def find_user(identifier: str) -> User | None:
+    login = normalise_login(identifier)
+    return db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
+
+
+def authenticate(identifier: str, password: str, now: datetime) -> Authenticated:
+    """Check a login attempt; commits the reservation before the hash check."""
+    config = current_app.config
+    login = normalise_login(identifier)
+    user = find_user(login)
+    throttle_key = keyed_hash("login-throttle", login)
+    if user is None:
+        lockout.ensure_throttle_row(throttle_key, now)
+    rank = lockout.reserve_attempt(
+        user, throttle_key, now, config["IDP_LOCKOUT_THRESHOLD"], config["IDP_LOCKOUT_MINUTES"]
+    )
+    if rank is None:
+        audit.record("login.failure", outcome="failure", user=user, login=login, reason="locked")
+        db.session.commit()
+        raise AccountLocked()
+    # Visible to every other process before the slow check (SPEC 5).
+    db.session.commit()
+    matched = _check_password(user, password, now)
+    if matched is None:
+        _register_failure(user, login, rank, config["IDP_LOCKOUT_THRESHOLD"])
+        raise InvalidCredentials()
+    lockout.clear_attempts(user, throttle_key)
+    if matched == "provisional-expired":
+        audit.record("login.failure", outcome="failure", user=user, reason="provisional_expired")
+        db.session.commit()
+        raise ProvisionalExpired()
+    return Authenticated(user, _password_change_reason(user, matched, now))
+
+
+def _check_password(user: User | None, password: str, now: datetime) -> str | None:
+    """Which secret matched: "password", "provisional", "provisional-expired" or None."""
+    if user is None or not user.is_active:
+        passwords.dummy_verify()
+        return None
+    if user.password_hash and passwords.verify_password(user.password_hash, password):
+        if passwords.needs_rehash(user.password_hash):
+            user.password_hash = passwords.hash_password(password)
+        return "password"
+    if user.provisional_hash and passwords.verify_password(user.provisional_hash, password):
+        if user.provisional_expires_at is not None and user.provisional_expires_at <= now:
+            return "provisional-expired"
+        return "provisional"
+    if not user.password_hash and not user.provisional_hash:
+        passwords.dummy_verify()
+    return None
+
+
+def _password_change_reason(user: User, matched: str, now: datetime) -> str | None:
+    if matched == "provisional":
+        return "provisional"
+    max_age = current_app.config["IDP_PASSWORD_MAX_AGE_DAYS"]
+    if passwords.is_password_expired(user.password_changed_at, max_age, now):
+        return "expired"
+    return None
+
+
+def _register_failure(user: User | None, login: str, rank: int, threshold: int) -> None:
+    audit.record("login.failure", outcome="failure", user=user, login=login, reason="credentials")
+    if rank >= threshold:
+        audit.record("account.locked", outcome="info", user=user, login=login)
+        if user is not None:
+            mail.send_later(mail.compose(
+                user.email, "account_locked", user=user,
+                minutes=current_app.config["IDP_LOCKOUT_MINUTES"],
+            ))
+    commit()

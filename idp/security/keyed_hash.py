@@ -1,0 +1,17 @@
+"""Keyed SHA-256 (HMAC) of values that must be looked up but never stored in clear."""
+
+import hashlib
+import hmac
+
+from flask import current_app
+
+
+def keyed_hash(purpose: str, value: str) -> str:
+    """HMAC-SHA-256 of ``value`` under the app's secret key, separated by purpose."""
+    key = hashlib.sha256(f"{purpose}:{current_app.secret_key}".encode()).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    """Plain SHA-256 of a high-entropy random token (session and flow ids)."""
+    return hashlib.sha256(token.encode()).hexdigest()

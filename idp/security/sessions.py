@@ -1,0 +1,97 @@
+"""SSO sessions, server side (SPEC 4: logout invalidates server side).
+
+The Flask cookie holds only an opaque random id; the row holds the rest.
+Idle and absolute timeouts come from IDP_SESSION_IDLE_MINUTES and
+IDP_SESSION_MAX_HOURS (ASVS 3.3.2: 30 minutes / 12 hours).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy import update
+
+from idp.extensions import db
+from idp.models import UserSession
+from idp.security.keyed_hash import token_hash
+
+# Refresh last_seen_at at most this often, to keep reads from writing.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def open_session(user, auth_time: datetime, amr: list[str], now: datetime,
+                 ip: str | None, user_agent: str | None) -> tuple[str, UserSession]:
+    """Create a session; returns the cookie token (shown once) and the row."""
+    token = secrets.token_urlsafe(32)
+    row = UserSession(
+        id_hash=token_hash(token),
+        sid=secrets.token_urlsafe(24),
+        user_id=user.id,
+        auth_time=auth_time,
+        amr=amr,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=current_app.config["IDP_SESSION_MAX_HOURS"]),
+        ip=ip,
+        user_agent=(user_agent or "")[:300] or None,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return token, row
+
+
+def is_live(row: UserSession, now: datetime) -> bool:
+    idle = timedelta(minutes=current_app.config["IDP_SESSION_IDLE_MINUTES"])
+    return (
+        row.ended_at is None
+        and row.expires_at > now
+        and row.last_seen_at + idle > now
+        and row.user.is_active
+    )
+
+
+def find_session(token: str | None, now: datetime) -> UserSession | None:
+    """The live session behind a cookie token, touched; None when absent or over."""
+    if not token:
+        return None
+    row = db.session.execute(
+        select(UserSession).where(UserSession.id_hash == token_hash(token))
+    ).scalar_one_or_none()
+    if row is None or not is_live(row, now):
+        return None
+    if now - row.last_seen_at > TOUCH_INTERVAL:
+        row.last_seen_at = now
+    return row
+
+
+def end_session(row: UserSession, now: datetime) -> bool:
+    """End one session; False when it had already ended."""
+    result = db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == row.id, UserSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return result.rowcount == 1
+
+
+def end_all_sessions(user_id: int, now: datetime, keep_id: int | None = None) -> list[str]:
+    """End every live session of a user (credential change, deactivation); their sids."""
+    stmt = select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+    rows = db.session.execute(stmt).scalars().all()
+    ended = [row for row in rows if row.id != keep_id]
+    for row in ended:
+        row.ended_at = now
+    return [row.sid for row in ended]
+
+
+def live_sessions(user_id: int, now: datetime) -> list[UserSession]:
+    stmt = (
+        select(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.created_at.desc())
+    )
+    return [row for row in db.session.execute(stmt).scalars() if is_live(row, now)]
