@@ -55,7 +55,8 @@ def guarded(command):
             raise CliError(str(error)) from None
         except SQLAlchemyError as error:
             db.session.rollback()
-            raise CliError(f"base de données indisponible ou invalide ({type(error).__name__})") from None
+            problem = type(error).__name__
+            raise CliError(f"base de données indisponible ou invalide ({problem})") from None
 
     return wrapper
 
@@ -181,14 +182,17 @@ def users_show(login):
         f"SIRET : {user.siret or '-'}",
         f"Actif : {'oui' if user.is_active else 'non'}",
         f"Verrouillé jusqu'à : {_fmt(user.locked_until) if user.is_locked(now) else '-'}",
-        f"Mot de passe provisoire : {'oui, expire ' + _fmt(user.provisional_expires_at) if user.is_provisional else 'non'}",
+        "Mot de passe provisoire : "
+        + (f"oui, expire {_fmt(user.provisional_expires_at)}" if user.is_provisional else "non"),
         f"Secrets renseignés : {'oui' if user.has_secrets else 'non'}",
         f"Mot de passe changé le : {_fmt(user.password_changed_at)}",
         f"Mot de passe expire le : {_fmt(expiry_of(user))}",
         f"Dernière connexion : {_fmt(user.last_login_at)}",
     ]
     for grant in user.grants:
-        state = "valide" if grant.is_valid(now) else ("retirée" if grant.revoked_at else "hors dates")
+        state = "valide" if grant.is_valid(now) else (
+            "retirée" if grant.revoked_at else "hors dates"
+        )
         lines.append(
             f"Habilitation : {grant.habilitation.code}:{grant.profile} ({state}, "
             f"du {_fmt(grant.starts_at)} au {_fmt(grant.ends_at)})"

@@ -25,15 +25,16 @@ from idp.models import User
 from idp.models import UserSession
 from idp.security import passwords
 
-DEMO_PASSWORD = "Tournesol-Cartable-Velo-47"
-BENCH_PASSWORD = "Banc-Essai-Mesure-Perf-2026"
+# Demo and bench passwords are printed on purpose: development and tests only.
+DEMO_PASSWORD = "Tournesol-Cartable-Velo-47"  # noqa: S105 (public demo value)
+BENCH_PASSWORD = "Banc-Essai-Mesure-Perf-2026"  # noqa: S105 (public bench value)
 DEMO_CLIENTS = (
     # client_id, name, port
     ("demo-module", "Module de démonstration", 5001),
     ("demo-module-2", "Second module de démonstration", 5002),
 )
 # A development-only secret, so that the demo module can start without setup.
-DEMO_CLIENT_SECRET = "idpcs_demo-secret-for-development-only-0123456789"
+DEMO_CLIENT_SECRET = "idpcs_demo-secret-for-development-only-0123456789"  # noqa: S105 (demo)
 
 
 @dataclass
@@ -75,7 +76,8 @@ def _set_chosen_password(user: User, password_hash: str, changed_at: datetime) -
     user.failed_attempts = 0
     user.locked_until = None
     user.is_active = True
-    user.secret_question = "Quel est le nom de votre premier animal de compagnie ?"
+    question = "Quel est le nom de votre premier animal de compagnie ?"
+    user.secret_question = question
     user.secret_answer_hash = passwords.hash_password("rantanplan")
 
 
@@ -127,7 +129,8 @@ def seed_bench_users(count: int, now: datetime) -> int:
         db.session.execute(insert(User), rows[start:start + 2000])
     ids = db.session.execute(select(User.id).where(User.login.like("bench-%"))).scalars().all()
     granted = set(db.session.execute(
-        select(HabilitationGrant.user_id).where(HabilitationGrant.habilitation_id == habilitation.id)
+        select(HabilitationGrant.user_id)
+        .where(HabilitationGrant.habilitation_id == habilitation.id)
     ).scalars())
     grants = [{"user_id": i, "habilitation_id": habilitation.id, "profile": "bench",
                "granted_by": "demo", "granted_at": now} for i in ids if i not in granted]

@@ -17,15 +17,16 @@ from idp.extensions import db
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("Requête invalide", "La demande n'a pas pu être traitée. Revenez à la page précédente "
-          "et réessayez."),
+    400: ("Requête invalide",
+          "La demande n'a pas pu être traitée. Revenez à la page précédente et réessayez."),
     403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
     404: ("Page introuvable", "La page que vous cherchez n'existe pas ou a été déplacée."),
     405: ("Méthode non autorisée", "Cette page ne s'utilise pas ainsi."),
     413: ("Requête trop volumineuse", "Les données envoyées sont trop volumineuses."),
     414: ("Adresse trop longue", "L'adresse demandée est trop longue."),
-    429: ("Trop de tentatives", "Vous avez fait trop de demandes en peu de temps. Patientez quelques "
-          "minutes avant de réessayer."),
+    429: ("Trop de tentatives",
+          "Vous avez fait trop de demandes en peu de temps. Patientez quelques minutes avant "
+          "de réessayer."),
     431: ("Requête invalide", "Les en-têtes de la requête sont trop volumineux."),
     500: ("Erreur du service", "Une erreur inattendue s'est produite. Réessayez dans quelques "
           "instants ; si le problème persiste, appelez l'Assistance en donnant la référence "

@@ -7,7 +7,6 @@ from flask import current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
-
 def _page_globals() -> dict:
     config = current_app.config
     return {

@@ -19,7 +19,7 @@ from idp.models import Client
 from idp.security.keyed_hash import keyed_hash
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
-SECRET_PREFIX = "idpcs_"
+SECRET_PREFIX = "idpcs_"  # noqa: S105 (a recognisable prefix, not a secret)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
@@ -36,7 +36,7 @@ class NewClient:
     auth_method: str | None = None
     jwks_uri: str | None = None
     jwks_file: str | None = None
-    id_token_alg: str = "RS256"
+    id_token_alg: str = "RS256"  # noqa: S105 (an algorithm name)
     signed_userinfo: bool = False
     client_uri: str | None = None
 
@@ -52,7 +52,9 @@ def check_uri(uri: str, what: str) -> str:
         raise InvalidInput(f"{what} invalide « {uri[:100]} »")
     if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
         return uri
-    raise InvalidInput(f"{what} doit être en https (http seulement sur 127.0.0.1) : « {uri[:100]} »")
+    raise InvalidInput(
+        f"{what} doit être en https (http seulement sur 127.0.0.1) : « {uri[:100]} »"
+    )
 
 
 def _auth_method(data: NewClient) -> str:

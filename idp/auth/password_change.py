@@ -27,7 +27,8 @@ STRENGTH_LABELS = ("Très faible", "Faible", "Moyen", "Fort", "Très fort")
 def password_change(login_flow):
     """Ask for the new password until the policy accepts it."""
     form = PasswordChangeForm()
-    notice = MSG_EXPIRED if login_flow.password_change_reason == "expired" else MSG_PROVISIONAL
+    is_expired = login_flow.password_change_reason == "expired"  # noqa: S105 (a reason name)
+    notice = MSG_EXPIRED if is_expired else MSG_PROVISIONAL
     if form.validate_on_submit():
         now = utcnow()
         try:
@@ -39,7 +40,7 @@ def password_change(login_flow):
             return flow.complete_step(login_flow, "password_change", now)
     return render_template(
         "auth/password_change/password_change.html", form=form, notice=notice,
-        is_expired=login_flow.password_change_reason == "expired",
+        is_expired=is_expired,
     )
 
 

@@ -63,7 +63,8 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     grants: Mapped[list[HabilitationGrant]] = relationship(  # noqa: F821
-        back_populates="user", cascade="all, delete-orphan", foreign_keys="HabilitationGrant.user_id"
+        back_populates="user", cascade="all, delete-orphan",
+        foreign_keys="HabilitationGrant.user_id",
     )
 
     @property
