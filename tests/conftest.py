@@ -1,0 +1,259 @@
+"""Shared fixtures: app, client, runner, a real SMTP server, users, a login helper."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import shutil
+import socket
+import threading
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from idp import create_app
+from idp.assistance import services
+from idp.database import commit
+from idp.extensions import db
+from idp.models import AuditEvent
+from idp.models import User
+from idp.security import passwords
+
+STRONG_PASSWORD = "Girafe-Parapluie-Ocean-93"
+OTHER_STRONG_PASSWORD = "Cerf-Volant-Bibliotheque-58"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- a real SMTP server in the test process (aiosmtpd) -------------------------------
+
+
+@dataclass
+class Mailbox:
+    messages: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+    @staticmethod
+    def body(message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+    def provisional_password(self, address: str) -> str:
+        """The provisional password of the last mail to ``address`` that carries one."""
+        for message in reversed(self.to(address)):
+            found = re.search(r"^Mot de passe provisoire : (\S+)$", self.body(message), re.M)
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no provisional password mailed to {address}")
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server) -> Mailbox:
+    smtp_server.handler.clear()
+    return smtp_server.handler
+
+
+# --- the application -----------------------------------------------------------------
+
+
+def test_environ(database_url: str, smtp_port: int | None, **extra) -> dict:
+    environ = {
+        "IDP_ENV": "testing",
+        "IDP_DATABASE_URL": database_url,
+        "IDP_ISSUER": "http://127.0.0.1:5000",
+        "IDP_MAIL_SERVER": "127.0.0.1" if smtp_port else "",
+        "IDP_MAIL_PORT": str(smtp_port or 25),
+    }
+    environ.update(extra)
+    return environ
+
+
+TEST_OVERRIDES = {"PASSWORD_HASH_PROFILE": "owasp-minimum", "WTF_CSRF_ENABLED": True}
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory):
+    """Run the migrations once; each test starts from a copy of the result."""
+    from flask_migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "idp.sqlite3"
+    app = create_app(TEST_OVERRIDES, environ=test_environ(f"sqlite:///{path}", None))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def database_url(template_database, tmp_path) -> str:
+    path = tmp_path / "idp.sqlite3"
+    shutil.copy(template_database, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app_environ(database_url, smtp_server) -> dict:
+    """Environment of the app under test; tests may add IDP_* variables before ``app``."""
+    return test_environ(database_url, smtp_server.port)
+
+
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (its own ``g`` and database session),
+    as in production, even though the test itself holds one open."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def app(app_environ):
+    app = create_app(dict(TEST_OVERRIDES), environ=app_environ)
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- users and logging in ------------------------------------------------------------
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create an account directly in a given state (password set unless provisional)."""
+
+    def make(login="jdupont", password=STRONG_PASSWORD, *, habilitations=("bonuseco",),
+             provisional=None, changed_days_ago=1, email=None, **columns) -> User:
+        user = services.create_user(services.NewAccount(
+            login=login, email=email or f"{login}@example.test", given_name="Jean",
+            family_name="Dupont", habilitations=tuple((c, "") for c in habilitations),
+        ), actor="test", reason="fixture", now=now())
+        if provisional is None:
+            user.is_provisional = False
+            user.provisional_hash = None
+            user.provisional_expires_at = None
+            user.password_hash = passwords.hash_password(password)
+            user.password_changed_at = now() - timedelta(days=changed_days_ago)
+        else:
+            user.provisional_hash = passwords.hash_password(provisional)
+        for name, value in columns.items():
+            setattr(user, name, value)
+        from flask import g
+
+        g.pop("_outbox", None)  # the fixture's welcome mails are not under test
+        commit()
+        return user
+
+    return make
+
+
+def csrf_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    if not found:
+        found = re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def post_form(client, url: str, data: dict, *, page_url: str | None = None, **kwargs):
+    """GET the page for its CSRF token, then POST the form like a browser."""
+    page = client.get(page_url or url)
+    payload = {"csrf_token": csrf_token(page.get_data(as_text=True)), **data}
+    return client.post(url, data=payload, **kwargs)
+
+
+def login(client, identifier: str, password: str, **kwargs):
+    return post_form(client, "/login", {"identifier": identifier, "password": password}, **kwargs)
+
+
+@pytest.fixture
+def audit_rows(app):
+    def rows(event: str | None = None) -> list[AuditEvent]:
+        db.session.expire_all()
+        query = db.select(AuditEvent).order_by(AuditEvent.id)
+        if event:
+            query = query.where(AuditEvent.event == event)
+        return list(db.session.execute(query).scalars())
+
+    return rows
+
+
+def reload(user: User) -> User:
+    db.session.expire_all()
+    return db.session.get(User, user.id)
+
+
+# --- a live server (threads, browsers) -----------------------------------------------
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
