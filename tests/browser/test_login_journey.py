@@ -1,0 +1,46 @@
+"""A person logs in through the real login page in Chromium."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import STRONG_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+NEW_PASSWORD = "Hirondelle-Boussole-Granit-71"
+
+
+def test_login_with_provisional_password_then_new_password(page, live_server, make_user):
+    make_user("mleroy", provisional="Pr0visoireXyzAb")
+    page.goto(f"{live_server.url}/login")
+    expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
+    expect(page.get_by_text("0 800 74 74 00").first).to_be_visible()
+
+    page.get_by_label("Identifiant").fill("mleroy")
+    page.get_by_label("Mot de passe").fill("Pr0visoireXyzAb")
+    page.get_by_role("button", name="Se connecter").click()
+
+    expect(page).to_have_url(re.compile(r"/password-change$"))
+    page.get_by_label("Nouveau mot de passe", exact=True).fill("azertyuiop123")
+    expect(page.locator("#password-strength-label")).not_to_be_empty()
+    page.get_by_label("Confirmation du nouveau mot de passe").fill("azertyuiop123")
+    page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    expect(page.locator("#new_password-error")).to_contain_text("trop facile à deviner")
+
+    page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
+
+
+def test_wrong_password_shows_the_verbatim_message(page, live_server, make_user):
+    make_user("jdupont")
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Identifiant").fill("jdupont")
+    page.get_by_label("Mot de passe").fill(STRONG_PASSWORD + "x")
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Le couple identifiant/ mot de passe est incorrecte"
+    )
