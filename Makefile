@@ -49,7 +49,7 @@ run: install
 	$(BIN)/flask --app wsgi run --host "$(IDP_HOST)" --port "$(IDP_PORT)"
 
 test: install-test
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not production'
 
 # PostgreSQL + Redis, several processes (SPEC 5); called by .ci/run when both answer.
 test-production: install-test
