@@ -10,7 +10,9 @@ STATIC_DSFR := idp/static/dsfr
 
 .PHONY: install install-test run test test-production lint chromium clean
 
-install: $(VENV)/.stamp-install $(STATIC_DSFR)/.stamp
+VOICES := build/captcha-voices
+
+install: $(VENV)/.stamp-install $(STATIC_DSFR)/.stamp $(VOICES)/.stamp
 
 $(VENV)/.stamp-install: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +35,12 @@ $(STATIC_DSFR)/.stamp: node_modules/.stamp
 	mkdir -p $(STATIC_DSFR)/utility && cp $(DSFR)/utility/utility.min.css $(STATIC_DSFR)/utility/
 	cp -r $(DSFR)/fonts $(DSFR)/favicon $(DSFR)/icons $(STATIC_DSFR)/
 	touch $@
+
+# French voice files of the audio captcha, generated with espeak-ng.
+$(VOICES)/.stamp: $(VENV)/.stamp-install idp/captcha_voices.py
+	@if sh .ci/ensure-espeak; then \
+		rm -rf $(VOICES) && $(BIN)/python -m idp.captcha_voices $(VOICES) && touch $@; \
+	fi
 
 install-test: install $(VENV)/.stamp-test chromium
 

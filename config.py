@@ -17,8 +17,22 @@ INSTANCE_DIR = BASE_DIR / "instance"
 
 ENVIRONMENTS = ("development", "testing", "production")
 
-# name -> (default, parser). Defaults are the agency's values (SPEC 1.4, 3.2).
-_INT = int
+
+def _int_between(low: int, high: int | None = None):
+    """An integer parser refusing values out of range (a lockout threshold of 0 locks
+    everyone out; a negative duration never ends)."""
+
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < low or (high is not None and number > high):
+            bounds = f"entre {low} et {high}" if high is not None else f"au moins {low}"
+            raise ValueError(f"{number} : attendu {bounds}")
+        return number
+
+    return parse
+
+
+_POSITIVE = _int_between(1)
 
 
 def _bool(value: str) -> bool:
@@ -34,6 +48,7 @@ def _str(value: str) -> str:
     return value
 
 
+# name -> (default, parser). Defaults are the agency's values (SPEC 1.4, 3.2).
 VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_ENV": ("development", _str),
     "IDP_SECRET_KEY": ("", _str),
@@ -41,15 +56,15 @@ VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_DATABASE_URL": (f"sqlite:///{INSTANCE_DIR / 'idp.sqlite3'}", _str),
     "IDP_RATELIMIT_STORAGE_URI": ("memory://", _str),
     "IDP_MAIL_SERVER": ("", _str),
-    "IDP_MAIL_PORT": (25, _INT),
+    "IDP_MAIL_PORT": (25, _int_between(1, 65535)),
     "IDP_MAIL_USE_TLS": (False, _bool),
     "IDP_MAIL_USERNAME": ("", _str),
     "IDP_MAIL_PASSWORD": ("", _str),
     "IDP_MAIL_SENDER": ("BonusEco <ne-pas-repondre@bonuseco.asp-public.fr>", _str),
-    "IDP_LOCKOUT_THRESHOLD": (3, _INT),
-    "IDP_LOCKOUT_MINUTES": (20, _INT),
-    "IDP_PASSWORD_MAX_AGE_DAYS": (90, _INT),
-    "IDP_PROVISIONAL_PASSWORD_HOURS": (72, _INT),
+    "IDP_LOCKOUT_THRESHOLD": (3, _POSITIVE),
+    "IDP_LOCKOUT_MINUTES": (20, _POSITIVE),
+    "IDP_PASSWORD_MAX_AGE_DAYS": (90, _POSITIVE),
+    "IDP_PROVISIONAL_PASSWORD_HOURS": (72, _POSITIVE),
     "IDP_ASSISTANCE_PHONE": ("0 800 74 74 00", _str),
     "IDP_MANUAL_URL": ("https://www.asp-public.fr/bonus-eco/guide-utilisateur", _str),
     "IDP_RATELIMIT_LOGIN": ("30/minute;300/hour", _str),
@@ -57,9 +72,9 @@ VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_RATELIMIT_FORGOT_PASSWORD": ("10/minute;60/hour", _str),
     "IDP_RATELIMIT_TOKEN": ("300/minute", _str),
     "IDP_CAPTCHA_FIXED_TEXT": ("", _str),
-    "IDP_SESSION_IDLE_MINUTES": (30, _INT),
-    "IDP_SESSION_MAX_HOURS": (12, _INT),
-    "IDP_PROXY_HOPS": (0, _INT),
+    "IDP_SESSION_IDLE_MINUTES": (30, _POSITIVE),
+    "IDP_SESSION_MAX_HOURS": (12, _POSITIVE),
+    "IDP_PROXY_HOPS": (0, _int_between(0)),
     "IDP_DEBUG": (False, _bool),
 }
 
@@ -166,5 +181,6 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         WTF_CSRF_TIME_LIMIT=3600,
         WTF_CSRF_SSL_STRICT=secure_cookie,
         OUTBOX_DIR=str(INSTANCE_DIR / "outbox"),
+        CAPTCHA_VOICES_DIR=str(BASE_DIR / "build" / "captcha-voices"),
     )
     return config

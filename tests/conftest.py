@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import re
 import shutil
 import socket
@@ -26,9 +27,12 @@ from idp.extensions import db
 from idp.models import AuditEvent
 from idp.models import User
 from idp.security import passwords
+from idp.security.secrets import normalise_answer
 
 STRONG_PASSWORD = "Girafe-Parapluie-Ocean-93"
 OTHER_STRONG_PASSWORD = "Cerf-Volant-Bibliotheque-58"
+SECRET_QUESTION = "Quel est le nom de votre premier animal de compagnie ?"
+SECRET_ANSWER = "Rantanplan"
 
 
 def free_port() -> int:
@@ -61,7 +65,8 @@ class Mailbox:
 
     @staticmethod
     def body(message) -> str:
-        return message.get_body(preferencelist=("plain",)).get_content()
+        # SMTP carries CRLF line ends; a mail reader shows lines, so match on "\n".
+        return message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
 
     def provisional_password(self, address: str) -> str:
         """The provisional password of the last mail to ``address`` that carries one."""
@@ -136,6 +141,9 @@ class IsolatedClient(FlaskClient):
     as in production, even though the test itself holds one open."""
 
     def open(self, *args, **kwargs):
+        # SQLite transactions begin IMMEDIATE (idp.database): a read the test made
+        # holds the write lock until it ends, and the request would wait for it.
+        db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 
@@ -183,6 +191,9 @@ def make_user(app):
             user.provisional_expires_at = None
             user.password_hash = passwords.hash_password(password)
             user.password_changed_at = now() - timedelta(days=changed_days_ago)
+            # An account in use has done its first connection: its secrets are set.
+            user.secret_question = SECRET_QUESTION
+            user.secret_answer_hash = passwords.hash_password(normalise_answer(SECRET_ANSWER))
         else:
             user.provisional_hash = passwords.hash_password(provisional)
         for name, value in columns.items():
@@ -213,6 +224,11 @@ def post_form(client, url: str, data: dict, *, page_url: str | None = None, **kw
 
 def login(client, identifier: str, password: str, **kwargs):
     return post_form(client, "/login", {"identifier": identifier, "password": password}, **kwargs)
+
+
+def page_text(response) -> str:
+    """The page as a person reads it: entities decoded (« d'échecs » is sent as d&#39;échecs)."""
+    return html.unescape(response.text)
 
 
 @pytest.fixture

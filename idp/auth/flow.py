@@ -10,6 +10,7 @@ step is left ``finish`` opens the SSO session: never before (SPEC 1.1).
 
 from __future__ import annotations
 
+import base64
 import functools
 import secrets
 from datetime import datetime
@@ -29,21 +30,55 @@ from idp.extensions import db
 from idp.models import LoginFlow
 from idp.security import sessions
 from idp.security.keyed_hash import token_hash
+from idp.security.passwords import normalise
+from idp.security.secrets import contains_password
+from idp.security.secrets import password_probe
 
 FLOW_LIFETIME = timedelta(minutes=30)
 # Step name -> endpoint of its page, in the user guide's order (SPEC 1.1).
 STEP_ENDPOINTS = {
     "password_change": "auth.password_change",
+    "secret_question": "auth.first_connection_secret_question",
+    "captcha": "auth.first_connection_captcha",
 }
 STEP_ORDER = tuple(STEP_ENDPOINTS)
 
 
 def pending_steps(user, password_change_reason: str | None) -> list[str]:
-    """The steps a user must go through before holding a session."""
-    steps = []
+    """The steps a user must go through before holding a session, in the guide's order.
+
+    A first connection (no chosen password yet) goes through all of them; a
+    reset through the password change only, plus the secret question when the
+    Assistance cleared it (SPEC 1.1, 1.2, 1.3).
+    """
+    steps = set()
     if password_change_reason is not None:
-        steps.append("password_change")
+        steps.add("password_change")
+    if not user.has_secrets:
+        steps.add("secret_question")
+    if user.password_hash is None:
+        steps.add("captcha")
     return [step for step in STEP_ORDER if step in steps]
+
+
+def remember_password_probe(flow: LoginFlow, password: str) -> None:
+    """Keep what the secret-answer step needs to refuse an answer containing the password.
+
+    The key stays in the cookie, the HMAC in the database: neither alone reveals
+    anything, and both die with the flow (``idp.security.secrets.contains_password``).
+    """
+    key = secrets.token_bytes(32)
+    session["flow_key"] = base64.urlsafe_b64encode(key).decode()
+    flow.password_probe = password_probe(key, password)
+    flow.password_length = len(normalise(password))
+
+
+def answer_contains_password(flow: LoginFlow, answer: str) -> bool:
+    encoded = session.get("flow_key")
+    if not flow.password_probe or not isinstance(encoded, str):
+        return False
+    key = base64.urlsafe_b64decode(encoded.encode())
+    return contains_password(key, flow.password_probe, flow.password_length or 0, answer)
 
 
 def safe_next(target: str | None) -> str | None:

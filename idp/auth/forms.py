@@ -3,10 +3,12 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms import PasswordField
+from wtforms import SelectField
 from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
 from wtforms.validators import Length
+from wtforms.validators import Optional
 
 REQUIRED = "Ce champ est obligatoire."
 # Generous caps: long passphrases pass (LOGIN-13), megabyte posts do not.
@@ -43,3 +45,27 @@ class PasswordChangeForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """A button only: the CSRF token makes logout a deliberate POST."""
+
+
+class SecretQuestionForm(FlaskForm):
+    question = SelectField("Question secrète", validators=[DataRequired(REQUIRED)])
+    own_question = StringField(
+        "Votre question (si vous avez choisi « Autre question »)",
+        validators=[Optional(), Length(max=200)], render_kw={"autocomplete": "off"},
+    )
+    answer = StringField(
+        "Réponse secrète", validators=[DataRequired(REQUIRED), Length(max=200)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+
+
+class CaptchaForm(FlaskForm):
+    text = StringField(
+        "Saisissez les caractères de l'image",
+        validators=[DataRequired(REQUIRED), Length(max=32)],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+
+
+class NewCaptchaForm(FlaskForm):
+    """« Afficher une autre image »: a POST, since it replaces the challenge."""

@@ -37,6 +37,8 @@ def password_change(login_flow):
         except passwords.PasswordRejected as rejection:
             form.new_password.errors = [str(rejection)]
         else:
+            if "secret_question" in login_flow.pending_steps:
+                flow.remember_password_probe(login_flow, form.new_password.data)
             return flow.complete_step(login_flow, "password_change", now)
     return render_template(
         "auth/password_change/password_change.html", form=form, notice=notice,

@@ -38,6 +38,11 @@ class LoginFlow(db.Model):
     authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Where to go once done (a local path: a pending authorization or the home page).
     next_url: Mapped[str | None] = mapped_column(String(4000))
+    # HMAC (under a per-flow key kept in the cookie) of the case-folded new
+    # password and its length, so the secret-answer step can refuse an answer
+    # containing it without the password being kept anywhere (issue 4).
+    password_probe: Mapped[str | None] = mapped_column(String(64))
+    password_length: Mapped[int | None] = mapped_column()
     # Bumped at each step so that two posts of one step cannot both advance.
     version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -29,3 +29,13 @@ def page(browser):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# Like the test keys of hosted captchas: every image shows this text (SPEC 3.2).
+CAPTCHA_TEXT = "KM7RT4"
+
+
+@pytest.fixture
+def app_environ(app_environ):
+    app_environ["IDP_CAPTCHA_FIXED_TEXT"] = CAPTCHA_TEXT
+    return app_environ

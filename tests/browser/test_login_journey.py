@@ -5,6 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import CAPTCHA_TEXT
 from tests.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.browser
 NEW_PASSWORD = "Hirondelle-Boussole-Granit-71"
 
 
-def test_login_with_provisional_password_then_new_password(page, live_server, make_user):
+def test_first_connection_from_provisional_password_to_home_page(page, live_server, make_user):
     make_user("mleroy", provisional="Pr0visoireXyzAb")
     page.goto(f"{live_server.url}/login")
     expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
@@ -32,6 +33,23 @@ def test_login_with_provisional_password_then_new_password(page, live_server, ma
     page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Enregistrer le mot de passe").click()
+
+    expect(page).to_have_url(re.compile(r"/first-connection/secret-question$"))
+    page.get_by_label("Question secrète").select_option(
+        "Quel est le nom de votre premier animal de compagnie ?"
+    )
+    page.get_by_label("Réponse secrète").fill("Rantanplan")
+    page.get_by_role("button", name="Enregistrer la question secrète").click()
+
+    expect(page).to_have_url(re.compile(r"/first-connection/captcha$"))
+    image = page.locator("#captcha-image")
+    expect(image).to_have_attribute("alt", re.compile("caractères"))
+    assert page.evaluate("document.getElementById('captcha-image').naturalWidth") == 280
+    page.get_by_label("Saisissez les caractères de l'image").fill("xxxxxx")
+    page.get_by_role("button", name="Valider").click()
+    expect(page.locator("#captcha-error")).to_be_visible()
+    page.get_by_label("Saisissez les caractères de l'image").fill(CAPTCHA_TEXT.lower())
+    page.get_by_role("button", name="Valider").click()
     expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
 
 

@@ -1,0 +1,133 @@
+"""First connection, after the new password (SPEC 1.1 steps 3 and 4).
+
+The secret question and the image captcha are steps of the login state
+machine: each page runs only when its step is next (``flow.step_required``),
+and the SSO session is opened only once the captcha is passed.
+"""
+
+from secrets import token_urlsafe
+
+from flask import Response
+from flask import abort
+from flask import redirect
+from flask import render_template
+from flask import url_for
+
+from idp import audit
+from idp.auth import bp
+from idp.auth import flow
+from idp.auth.forms import CaptchaForm
+from idp.auth.forms import NewCaptchaForm
+from idp.auth.forms import SecretQuestionForm
+from idp.clock import utcnow
+from idp.database import commit
+from idp.extensions import limiter
+from idp.security import challenges
+from idp.security import secrets
+
+MSG_CAPTCHA_WRONG = (
+    "Les caractères saisis ne correspondent pas à l'image. Une nouvelle image vous est "
+    "proposée si nécessaire : recommencez."
+)
+
+
+def _question_choices() -> list[tuple[str, str]]:
+    return [("", "Choisissez une question")] + [(q, q) for q in secrets.QUESTIONS] + [
+        (secrets.OTHER_QUESTION, secrets.OTHER_QUESTION)
+    ]
+
+
+@bp.route("/first-connection/secret-question", methods=["GET", "POST"])
+@flow.step_required("secret_question")
+def first_connection_secret_question(login_flow):
+    """Choose the secret question and its answer."""
+    form = SecretQuestionForm()
+    form.question.choices = _question_choices()
+    if form.validate_on_submit():
+        user = login_flow.user
+        try:
+            question = secrets.choose_question(form.question.data, form.own_question.data)
+        except secrets.SecretRejected as rejection:
+            form.question.errors = [str(rejection)]
+        else:
+            try:
+                answer = secrets.check_answer(
+                    form.answer.data, user,
+                    contains_password_check=lambda a: flow.answer_contains_password(login_flow, a),
+                )
+            except secrets.SecretRejected as rejection:
+                form.answer.errors = [str(rejection)]
+            else:
+                now = utcnow()
+                secrets.set_secrets(user, question, answer, now, actor=user.login, notify=False)
+                return flow.complete_step(login_flow, "secret_question", now)
+    return render_template("auth/first_connection/secret_question.html", form=form)
+
+
+@bp.route("/first-connection/captcha", methods=["GET", "POST"])
+@limiter.limit("20/minute", methods=["POST"])
+@flow.step_required("captcha")
+def first_connection_captcha(login_flow):
+    """Type the characters of the image (an audio version is offered)."""
+    form = CaptchaForm()
+    now = utcnow()
+    error = None
+    if form.validate_on_submit():
+        try:
+            challenges.check(login_flow.id_hash, "captcha", form.text.data, now)
+        except challenges.ChallengeFailed:
+            audit.record("captcha.failure", outcome="failure", user=login_flow.user)
+            commit()
+            error = MSG_CAPTCHA_WRONG
+        else:
+            audit.record("captcha.passed", outcome="success", user=login_flow.user)
+            audit.record("first_connection.completed", outcome="success", user=login_flow.user)
+            return flow.complete_step(login_flow, "captcha", now)
+    challenges.current_or_new_captcha(login_flow.id_hash, now)
+    commit()
+    form.text.data = ""
+    return render_template(
+        "auth/first_connection/captcha.html", form=form, new_form=NewCaptchaForm(), error=error,
+        image_url=url_for("auth.first_connection_captcha_image", v=secrets_token()),
+        audio_url=url_for("auth.first_connection_captcha_audio", v=secrets_token()),
+    )
+
+
+def secrets_token() -> str:
+    """A cache-busting query value; it identifies nothing (the flow holds the challenge)."""
+    return token_urlsafe(8)
+
+
+@bp.route("/first-connection/captcha/new", methods=["POST"])
+@limiter.limit("20/minute")
+@flow.step_required("captcha")
+def first_connection_captcha_new(login_flow):
+    """« Afficher une autre image »: replace the challenge."""
+    if NewCaptchaForm().validate_on_submit():
+        challenges.new_captcha(login_flow.id_hash, utcnow())
+        commit()
+    return redirect(url_for("auth.first_connection_captcha"), 303)
+
+
+@bp.route("/first-connection/captcha/image")
+@limiter.limit("60/minute")
+@flow.step_required("captcha")
+def first_connection_captcha_image(login_flow):
+    """The current challenge as a PNG image."""
+    row = challenges.current_or_new_captcha(login_flow.id_hash, utcnow())
+    commit()
+    return Response(challenges.render_image(row), mimetype="image/png",
+                    headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/first-connection/captcha/audio")
+@limiter.limit("20/minute")
+@flow.step_required("captcha")
+def first_connection_captcha_audio(login_flow):
+    """The same challenge, spoken in French (WAV)."""
+    row = challenges.current_or_new_captcha(login_flow.id_hash, utcnow())
+    commit()
+    audio = challenges.render_audio(row)
+    if audio is None:
+        abort(503)
+    return Response(audio, mimetype="audio/wav", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,127 @@
+"""Server-side challenges: the image captcha (SPEC 1.1 step 4) and, later, arithmetic.
+
+The expected answer lives only in the ``challenges`` table: never in the
+cookie, the page, the image URL or its alt text (SECURITY-CHECKLIST CAP-01).
+A challenge belongs to one owner (a login flow), is single use, expires after
+a few minutes, and is replaced after too many wrong answers.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+
+from captcha.image import ImageCaptcha
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy import update
+
+from idp.extensions import db
+from idp.models import Challenge
+
+# No 0/O, 1/I/L, 8/B, 5/S, 2/Z: letters and digits a person reads without doubt.
+CAPTCHA_ALPHABET = "ACDEFGHJKMNPRTUVWXY34679"
+CAPTCHA_LENGTH = 6
+CAPTCHA_LIFETIME = timedelta(minutes=5)
+MAX_FAILURES = 3
+
+
+class ChallengeFailed(Exception):
+    """A wrong, expired or already used answer."""
+
+
+def _text() -> str:
+    fixed = current_app.config.get("IDP_CAPTCHA_FIXED_TEXT")
+    # config.py refuses the fixed text in production; this is the second lock.
+    if fixed and current_app.config["ENV_NAME"] in ("development", "testing"):
+        return fixed.upper()
+    return "".join(secrets.choice(CAPTCHA_ALPHABET) for _ in range(CAPTCHA_LENGTH))
+
+
+def normalise(answer: str) -> str:
+    return "".join((answer or "").split()).upper()[:32]
+
+
+def current(owner_hash: str, kind: str, now: datetime) -> Challenge | None:
+    row = db.session.execute(
+        select(Challenge)
+        .where(Challenge.owner_hash == owner_hash, Challenge.kind == kind,
+               Challenge.consumed_at.is_(None))
+        .order_by(Challenge.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is None or row.expires_at <= now or row.failures >= MAX_FAILURES:
+        return None
+    return row
+
+
+def new_captcha(owner_hash: str, now: datetime) -> Challenge:
+    """Replace the owner's captcha by a fresh one."""
+    _retire(owner_hash, "captcha", now)
+    text = _text()
+    row = Challenge(kind="captcha", owner_hash=owner_hash, prompt=text, answer=normalise(text),
+                    created_at=now, expires_at=now + CAPTCHA_LIFETIME)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def current_or_new_captcha(owner_hash: str, now: datetime) -> Challenge:
+    return current(owner_hash, "captcha", now) or new_captcha(owner_hash, now)
+
+
+def _retire(owner_hash: str, kind: str, now: datetime) -> None:
+    db.session.execute(
+        update(Challenge)
+        .where(Challenge.owner_hash == owner_hash, Challenge.kind == kind,
+               Challenge.consumed_at.is_(None))
+        .values(consumed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def check(owner_hash: str, kind: str, answer: str, now: datetime) -> None:
+    """Consume the challenge on a right answer (atomically); else count the failure."""
+    row = current(owner_hash, kind, now)
+    if row is None:
+        raise ChallengeFailed()
+    if secrets.compare_digest(normalise(answer), row.answer):
+        consumed = db.session.execute(
+            update(Challenge)
+            .where(Challenge.id == row.id, Challenge.consumed_at.is_(None))
+            .values(consumed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if consumed.rowcount == 1:
+            return
+        raise ChallengeFailed()
+    db.session.execute(
+        update(Challenge).where(Challenge.id == row.id)
+        .values(failures=Challenge.failures + 1)
+        .execution_options(synchronize_session=False)
+    )
+    raise ChallengeFailed()
+
+
+def render_image(row: Challenge) -> bytes:
+    image = ImageCaptcha(width=280, height=90)
+    buffer = io.BytesIO()
+    image.write(row.prompt, buffer, format="png")
+    return buffer.getvalue()
+
+
+def voices_dir() -> Path:
+    return Path(current_app.config["CAPTCHA_VOICES_DIR"])
+
+
+def render_audio(row: Challenge) -> bytes | None:
+    """The same challenge spoken in French (WAV), or None without voice files."""
+    from captcha.audio import AudioCaptcha
+
+    directory = voices_dir()
+    if not all((directory / ch).is_dir() for ch in set(row.prompt)):
+        return None
+    return bytes(AudioCaptcha(voicedir=str(directory)).generate(list(row.prompt)))
