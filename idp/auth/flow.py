@@ -44,7 +44,8 @@ STEP_ENDPOINTS = {
 STEP_ORDER = tuple(STEP_ENDPOINTS)
 
 
-def pending_steps(user, password_change_reason: str | None) -> list[str]:
+def pending_steps(user, password_change_reason: str | None,
+                  is_first_connection: bool) -> list[str]:
     """The steps a user must go through before holding a session, in the guide's order.
 
     A first connection (no chosen password yet) goes through all of them; a
@@ -56,7 +57,7 @@ def pending_steps(user, password_change_reason: str | None) -> list[str]:
         steps.add("password_change")
     if not user.has_secrets:
         steps.add("secret_question")
-    if user.password_hash is None:
+    if is_first_connection:
         steps.add("captcha")
     return [step for step in STEP_ORDER if step in steps]
 
@@ -90,14 +91,17 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def begin(user, password_change_reason: str | None, next_url: str | None, now: datetime):
-    """Start the steps after a correct password; the response to send."""
+def begin(result, next_url: str | None, now: datetime):
+    """Start the steps after a correct password (an ``Authenticated``); the response."""
+    user = result.user
     token = secrets.token_urlsafe(32)
     flow = LoginFlow(
         id_hash=token_hash(token),
         user_id=user.id,
-        pending_steps=pending_steps(user, password_change_reason),
-        password_change_reason=password_change_reason,
+        pending_steps=pending_steps(
+            user, result.password_change_reason, result.is_first_connection
+        ),
+        password_change_reason=result.password_change_reason,
         amr=["pwd"],
         authenticated_at=now,
         next_url=safe_next(next_url),

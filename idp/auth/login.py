@@ -50,4 +50,4 @@ def login():
     except LoginRefused as refusal:
         form.password.data = ""
         return render_template("auth/login/login.html", form=form, error=refusal.message)
-    return flow.begin(result.user, result.password_change_reason, form.next.data, now)
+    return flow.begin(result, form.next.data, now)

@@ -20,6 +20,7 @@ from idp.extensions import db
 from idp.models import User
 from idp.security import lockout
 from idp.security import passwords
+from idp.security import sessions
 from idp.security.identifiers import normalise_login
 from idp.security.keyed_hash import keyed_hash
 
@@ -32,6 +33,11 @@ MSG_PROVISIONAL_EXPIRED = (
     "Votre mot de passe provisoire a expiré. Utilisez le lien « J'ai oublié mon mot de passe » "
     "ou appelez l'Assistance au {phone}."
 )
+
+
+# Called when a provisional password is first used: the OIDC provider adds the
+# revocation of the user's refresh tokens here (a list, to avoid an import cycle).
+PROVISIONAL_USED_HOOKS: list = []
 
 
 class LoginRefused(Exception):
@@ -57,6 +63,8 @@ class Authenticated:
     user: User
     # "provisional" or "expired" when the password must be changed first.
     password_change_reason: str | None
+    # No password chosen yet: the whole first connection is to do (SPEC 1.1).
+    is_first_connection: bool = False
 
 
 def find_user(identifier: str) -> User | None:
@@ -90,7 +98,28 @@ def authenticate(identifier: str, password: str, now: datetime) -> Authenticated
         audit.record("login.failure", outcome="failure", user=user, reason="provisional_expired")
         db.session.commit()
         raise ProvisionalExpired()
-    return Authenticated(user, _password_change_reason(user, matched, now))
+    first_connection = user.password_hash is None
+    reason = _password_change_reason(user, matched, now)
+    if matched == "provisional":
+        _consume_provisional(user, now)
+    return Authenticated(user, reason, first_connection)
+
+
+def _consume_provisional(user: User, now: datetime) -> None:
+    """A provisional password works once (SPEC 1.2, 3.4).
+
+    Its first use ends the old password, lifts the lock (already cleared above)
+    and ends the user's other sessions, so that whoever held the old password
+    is out. The hash is kept until the new password is set, only so the
+    policy can refuse it as the new one; it no longer opens anything.
+    """
+    user.password_hash = None
+    user.provisional_expires_at = now
+    ended = sessions.end_all_sessions(user.id, now)
+    audit.record("password.provisional_used", outcome="success", user=user,
+                 sessions_ended=len(ended))
+    for hook in PROVISIONAL_USED_HOOKS:
+        hook(user, now)
 
 
 def _check_password(user: User | None, password: str, now: datetime) -> str | None:
