@@ -4,6 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
+from idp.auth import account  # noqa: E402,F401
 from idp.auth import first_connection  # noqa: E402,F401
 from idp.auth import home  # noqa: E402,F401
 from idp.auth import login  # noqa: E402,F401

@@ -31,7 +31,7 @@ MSG_CAPTCHA_WRONG = (
 )
 
 
-def _question_choices() -> list[tuple[str, str]]:
+def question_choices() -> list[tuple[str, str]]:
     return [("", "Choisissez une question")] + [(q, q) for q in secrets.QUESTIONS] + [
         (secrets.OTHER_QUESTION, secrets.OTHER_QUESTION)
     ]
@@ -42,7 +42,7 @@ def _question_choices() -> list[tuple[str, str]]:
 def first_connection_secret_question(login_flow):
     """Choose the secret question and its answer."""
     form = SecretQuestionForm()
-    form.question.choices = _question_choices()
+    form.question.choices = question_choices()
     if form.validate_on_submit():
         user = login_flow.user
         try:

@@ -69,3 +69,21 @@ class CaptchaForm(FlaskForm):
 
 class NewCaptchaForm(FlaskForm):
     """« Afficher une autre image »: a POST, since it replaces the challenge."""
+
+
+class AccountPasswordForm(PasswordChangeForm):
+    """Change of password from the home page: the current one is asked first."""
+
+    current_password = PasswordField(
+        "Mot de passe actuel", validators=[DataRequired(REQUIRED), Length(max=PASSWORD_CAP)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class AccountSecretForm(SecretQuestionForm):
+    """Change of the secret question from the home page (asks the current password)."""
+
+    current_password = PasswordField(
+        "Mot de passe actuel", validators=[DataRequired(REQUIRED), Length(max=PASSWORD_CAP)],
+        render_kw={"autocomplete": "current-password"},
+    )
