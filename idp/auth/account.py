@@ -38,6 +38,7 @@ def _check_current(form, user, now) -> bool:
     except LoginRefused as refusal:
         form.current_password.errors = [refusal.message]
         return False
+    commit()  # the right password clears the failure counter, whatever follows
     return True
 
 

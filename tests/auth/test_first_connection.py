@@ -1,0 +1,299 @@
+"""First connection (SPEC 1.1): provisional password, new password, secret question, captcha."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+import time_machine
+from captcha.audio import AudioCaptcha
+from sqlalchemy import func
+from sqlalchemy import select
+
+from idp.extensions import db
+from idp.models import Challenge
+from idp.models import PasswordHistory
+from idp.security import secrets
+from tests.conftest import STRONG_PASSWORD
+from tests.conftest import csrf_token
+from tests.conftest import login
+from tests.conftest import post_form
+from tests.conftest import reload
+
+PROVISIONAL = "Pr0visoireABCDE"
+QUESTION = secrets.QUESTIONS[0]
+
+
+@pytest.fixture
+def newcomer(make_user):
+    return make_user("newbie", provisional=PROVISIONAL)
+
+
+def change_password(client, password=STRONG_PASSWORD):
+    return post_form(client, "/password-change",
+                     {"new_password": password, "confirmation": password})
+
+
+def set_secret(client, answer="Rantanplan", question=QUESTION, own=""):
+    return post_form(client, "/first-connection/secret-question",
+                     {"question": question, "own_question": own, "answer": answer})
+
+
+def current_captcha() -> Challenge:
+    db.session.expire_all()
+    return db.session.execute(
+        select(Challenge).where(Challenge.consumed_at.is_(None)).order_by(Challenge.id.desc())
+    ).scalars().first()
+
+
+def answer_captcha(client, text):
+    page = client.get("/first-connection/captcha")
+    return client.post("/first-connection/captcha",
+                       data={"csrf_token": csrf_token(page.text), "text": text})
+
+
+def reach_captcha(client):
+    assert login(client, "newbie", PROVISIONAL).headers["Location"] == "/password-change"
+    assert change_password(client).headers["Location"] == "/first-connection/secret-question"
+    assert set_secret(client).headers["Location"] == "/first-connection/captcha"
+
+
+def test_the_whole_chain_in_the_guides_order(client, newcomer, audit_rows, mailbox):
+    assert login(client, "newbie", PROVISIONAL).headers["Location"] == "/password-change"
+    assert client.get("/password-change").status_code == 200  # a step can be reloaded
+    assert change_password(client).headers["Location"] == "/first-connection/secret-question"
+    page = client.get("/first-connection/secret-question")
+    for label in ("Question secrète", "Réponse secrète", "Autre question"):
+        assert label in page.text
+    assert set_secret(client).headers["Location"] == "/first-connection/captcha"
+    page = client.get("/first-connection/captcha")
+    assert "Saisissez les caractères de l&#39;image" in page.text
+    assert "Afficher une autre image" in page.text
+    assert re.search(r'<img id="captcha-image" src="[^"]+"[^>]*alt="[^"]+"', page.text)
+    response = answer_captcha(client, current_captcha().prompt)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert "Mes applications" in client.get("/").text
+    events = [row.event for row in audit_rows()]
+    for event in ("password.changed", "secrets.set", "captcha.passed",
+                  "first_connection.completed", "login.success"):
+        assert event in events
+    user = reload(newcomer)
+    assert user.has_secrets
+    assert user.password_hash
+    assert not user.is_provisional
+
+
+def test_no_session_before_the_captcha(client, newcomer):
+    reach_captcha(client)
+    response = client.get("/")
+    assert response.status_code == 303
+    # No session: the home page sends the user back to the step still to do.
+    assert response.headers["Location"] == "/first-connection/captcha"
+    with client.session_transaction() as session:
+        assert "sid" not in session
+
+
+@pytest.mark.parametrize("url", [
+    "/first-connection/secret-question", "/first-connection/captcha",
+    "/first-connection/captcha/image", "/first-connection/captcha/audio",
+])
+def test_later_steps_send_back_to_the_password_change(client, newcomer, url):
+    login(client, "newbie", PROVISIONAL)
+    response = client.get(url)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/password-change"
+
+
+def test_earlier_steps_cannot_be_replayed(client, newcomer):
+    login(client, "newbie", PROVISIONAL)
+    page = client.get("/password-change")
+    token = csrf_token(page.text)
+    client.post("/password-change", data={"csrf_token": token, "new_password": STRONG_PASSWORD,
+                                          "confirmation": STRONG_PASSWORD})
+    histories = db.session.execute(select(func.count()).select_from(PasswordHistory)).scalar()
+    other = "Autruche-Violon-Cascade-62"
+    # The back button re-posts the first step: refused, sent to the current step.
+    replay = client.post("/password-change", data={"csrf_token": token, "new_password": other,
+                                                   "confirmation": other})
+    assert replay.headers["Location"] == "/first-connection/secret-question"
+    count = select(func.count()).select_from(PasswordHistory)
+    assert db.session.execute(count).scalar() == histories
+    assert client.get("/first-connection/captcha").headers["Location"] == (
+        "/first-connection/secret-question")
+
+
+def test_a_step_posted_twice_advances_once(client, newcomer, audit_rows):
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    page = client.get("/first-connection/secret-question")
+    data = {"csrf_token": csrf_token(page.text), "question": QUESTION, "answer": "Rantanplan"}
+    first = client.post("/first-connection/secret-question", data=data)
+    second = client.post("/first-connection/secret-question", data=data)
+    assert first.headers["Location"] == "/first-connection/captcha"
+    assert second.headers["Location"] == "/first-connection/captcha"
+    assert len(audit_rows("secrets.set")) == 1
+
+
+def test_another_users_flow_cannot_be_used(app, newcomer, make_user, client):
+    make_user("other", provisional="Autre0ProvisoireX")
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    intruder = app.test_client()
+    login(intruder, "other", "Autre0ProvisoireX")
+    # The intruder's own flow is at its password change: the newcomer's step is not reachable.
+    assert intruder.get("/first-connection/secret-question").headers["Location"] == (
+        "/password-change")
+    # A forged flow id gets nothing.
+    with intruder.session_transaction() as session:
+        session["flow"] = "forged-" + "x" * 40
+    assert intruder.get("/first-connection/secret-question").headers["Location"] == "/login"
+
+
+def test_provisional_password_expires(client, newcomer):
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=72, minutes=1), tick=False):
+        response = login(client, "newbie", PROVISIONAL)
+    assert response.status_code == 200
+    assert "J&#39;ai oublié mon mot de passe" in response.text
+    assert "a expiré" in response.text
+
+
+def test_provisional_password_works_once(app, client, newcomer):
+    login(client, "newbie", PROVISIONAL)
+    again = login(app.test_client(), "newbie", PROVISIONAL)
+    assert again.status_code == 200
+    assert "a expiré" in again.text
+
+
+def test_secret_answer_rules(client, newcomer):
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    for answer, reason in (
+        ("abc", "au moins 4 caractères"),
+        ("je suis newbie", "identifiant"),
+        (f"x{STRONG_PASSWORD.upper()}x", "mot de passe"),
+    ):
+        response = set_secret(client, answer=answer)
+        assert response.status_code == 200
+        assert reason in response.text
+        assert 'aria-describedby="answer-error"' in response.text
+    own = set_secret(client, question=secrets.OTHER_QUESTION, own="court")
+    assert "entre 10 et 200" in own.text
+    done = set_secret(client, answer="  Élodie   DUPRÉ ", question=secrets.OTHER_QUESTION,
+                      own="Qui était ma voisine ?")
+    assert done.headers["Location"] == "/first-connection/captcha"
+    user = reload(newcomer)
+    assert user.secret_question == "Qui était ma voisine ?"
+    assert user.secret_answer_hash.startswith("$argon2id$")
+    assert secrets.verify_answer(user, "elodie dupre")
+    assert not secrets.verify_answer(user, "elodie")
+
+
+def test_answer_normalisation():
+    assert secrets.normalise_answer("  Élodie   DUPRÉ ") == "elodie dupre"
+    assert secrets.normalise_answer("Ｃafé") == "cafe"
+    assert secrets.normalise_answer("e\u0301cole") == secrets.normalise_answer("école")
+
+
+def _decoded_session(app, client) -> str:
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    serializer = app.session_interface.get_signing_serializer(app)
+    return json.dumps(serializer.loads(cookie.value)) + cookie.value
+
+
+def test_captcha_answer_never_in_cookie_or_page(app, client, newcomer):
+    reach_captcha(client)
+    page = client.get("/first-connection/captcha")
+    challenge = current_captcha()
+    assert challenge.prompt not in _decoded_session(app, client)
+    assert challenge.prompt not in page.text
+    assert challenge.prompt.lower() not in page.text.lower().replace("captcha", "")
+    image = client.get(re.search(r'src="([^"]+)"', page.text.split("captcha-image")[1]).group(1)
+                       .replace("&amp;", "&"))
+    assert image.mimetype == "image/png"
+    assert image.headers["Cache-Control"] == "no-store"
+    assert challenge.prompt not in _decoded_session(app, client)
+
+
+def test_audio_speaks_the_same_challenge(client, newcomer, monkeypatch):
+    reach_captcha(client)
+    client.get("/first-connection/captcha")
+    challenge = current_captcha()
+    spoken = []
+    original = AudioCaptcha.generate
+
+    def recording(self, chars):
+        spoken.append("".join(chars))
+        return original(self, chars)
+
+    monkeypatch.setattr(AudioCaptcha, "generate", recording)
+    audio = client.get("/first-connection/captcha/audio")
+    assert audio.status_code == 200
+    assert audio.mimetype == "audio/wav"
+    assert audio.data[:4] == b"RIFF"
+    assert spoken == [challenge.prompt]
+    assert current_captcha().id == challenge.id
+    assert answer_captcha(client, challenge.prompt).headers["Location"] == "/"
+
+
+def test_captcha_is_case_insensitive_and_single_use(client, newcomer):
+    reach_captcha(client)
+    client.get("/first-connection/captcha")
+    text = current_captcha().prompt
+    assert answer_captcha(client, f" {text.lower()} ").headers["Location"] == "/"
+
+
+def test_wrong_answers_force_a_new_image(client, newcomer, audit_rows):
+    reach_captcha(client)
+    client.get("/first-connection/captcha")
+    first = current_captcha()
+    for _ in range(3):
+        response = answer_captcha(client, "ZZZZZZ")
+        assert response.status_code == 200
+        assert "ne correspondent pas" in response.text
+    assert current_captcha().id != first.id
+    assert answer_captcha(client, first.prompt).status_code == 200  # the old one is dead
+    assert len(audit_rows("captcha.failure")) == 4
+
+
+def test_new_image_on_request(client, newcomer):
+    reach_captcha(client)
+    page = client.get("/first-connection/captcha")
+    first = current_captcha()
+    client.post("/first-connection/captcha/new", data={"csrf_token": csrf_token(page.text)})
+    second = current_captcha()
+    assert second.id != first.id
+    assert answer_captcha(client, first.prompt).status_code == 200
+    assert answer_captcha(client, second.prompt).headers["Location"] == "/"
+
+
+def test_captcha_expires(client, newcomer):
+    reach_captcha(client)
+    client.get("/first-connection/captcha")
+    challenge = current_captcha()
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=6), tick=False):
+        response = answer_captcha(client, challenge.prompt)
+    assert response.status_code == 200
+    assert "ne correspondent pas" in response.text
+
+
+def test_fixed_captcha_text_in_testing(app, client, newcomer):
+    app.config["IDP_CAPTCHA_FIXED_TEXT"] = "KM7RT4"
+    reach_captcha(client)
+    client.get("/first-connection/captcha")
+    assert current_captcha().prompt == "KM7RT4"
+    assert answer_captcha(client, "km7rt4").headers["Location"] == "/"
+
+
+def test_no_secret_in_the_audit_trail(client, newcomer, audit_rows):
+    reach_captcha(client)
+    client.get("/first-connection/captcha")
+    text = current_captcha().prompt
+    answer_captcha(client, text)
+    dump = json.dumps([[r.event, r.login, r.details] for r in audit_rows()])
+    for secret in (PROVISIONAL, STRONG_PASSWORD, "Rantanplan", "rantanplan", text):
+        assert secret not in dump
