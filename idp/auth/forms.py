@@ -87,3 +87,25 @@ class AccountSecretForm(SecretQuestionForm):
         "Mot de passe actuel", validators=[DataRequired(REQUIRED), Length(max=PASSWORD_CAP)],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+class ForgotPasswordForm(FlaskForm):
+    """Step 1: the identifier and the arithmetic question (SPEC 1.2, 3.5)."""
+
+    identifier = StringField(
+        "Identifiant", validators=[DataRequired(REQUIRED), Length(max=128)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    result = StringField(
+        "Résultat", validators=[DataRequired(REQUIRED), Length(max=8)],
+        render_kw={"autocomplete": "off", "inputmode": "numeric"},
+    )
+
+
+class ForgotAnswerForm(FlaskForm):
+    """Step 2: the answer to the secret question."""
+
+    answer = StringField(
+        "Réponse secrète", validators=[DataRequired(REQUIRED), Length(max=200)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )

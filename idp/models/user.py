@@ -57,6 +57,12 @@ class User(db.Model):
     # False: deactivated by the agency, no login at all.
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Wrong secret answers in the forgotten-password procedure since
+    # reset_failures_since (SPEC 1.2: 3 in 24 hours stop the mails for 24 hours).
+    reset_failures: Mapped[int] = mapped_column(default=0)
+    reset_failures_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While in the future, a right answer sends no mail.
+    reset_blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Days-before-expiry of the last reminder sent for the current password
     # (15, 7, 1), so that `idp notify-expiring` never sends one twice.
     expiry_reminder_days: Mapped[int | None] = mapped_column()

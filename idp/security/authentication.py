@@ -84,6 +84,12 @@ def authenticate(identifier: str, password: str, now: datetime) -> Authenticated
         user, throttle_key, now, config["IDP_LOCKOUT_THRESHOLD"], config["IDP_LOCKOUT_MINUTES"]
     )
     if rank is None:
+        if _provisional_opens_lock(user, password, now):
+            # SPEC 1.2: a reset's provisional password works even while locked.
+            lockout.clear_attempts(user, throttle_key)
+            first_connection = user.password_hash is None
+            _consume_provisional(user, now)
+            return Authenticated(user, "provisional", first_connection)
         audit.record("login.failure", outcome="failure", user=user, login=login, reason="locked")
         db.session.commit()
         raise AccountLocked()
@@ -120,6 +126,14 @@ def _consume_provisional(user: User, now: datetime) -> None:
                  sessions_ended=len(ended))
     for hook in PROVISIONAL_USED_HOOKS:
         hook(user, now)
+
+
+def _provisional_opens_lock(user: User | None, password: str, now: datetime) -> bool:
+    return (
+        user is not None and user.is_active and user.provisional_hash is not None
+        and user.provisional_expires_at is not None and user.provisional_expires_at > now
+        and passwords.verify_password(user.provisional_hash, password)
+    )
 
 
 def _check_password(user: User | None, password: str, now: datetime) -> str | None:

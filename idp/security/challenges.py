@@ -1,4 +1,5 @@
-"""Server-side challenges: the image captcha (SPEC 1.1 step 4) and, later, arithmetic.
+"""Server-side challenges: the image captcha (SPEC 1.1 step 4), the arithmetic
+question and the secret-question state of the forgotten password (SPEC 1.2).
 
 The expected answer lives only in the ``challenges`` table: never in the
 cookie, the page, the image URL or its alt text (SECURITY-CHECKLIST CAP-01).
@@ -27,6 +28,7 @@ CAPTCHA_ALPHABET = "ACDEFGHJKMNPRTUVWXY34679"
 CAPTCHA_LENGTH = 6
 CAPTCHA_LIFETIME = timedelta(minutes=5)
 MAX_FAILURES = 3
+ARITHMETIC_LIFETIME = timedelta(minutes=10)
 
 
 class ChallengeFailed(Exception):
@@ -69,6 +71,48 @@ def new_captcha(owner_hash: str, now: datetime) -> Challenge:
     return row
 
 
+def arithmetic_operation() -> tuple[int, str, int]:
+    """Operands 0-20 and + or -, the larger first for a subtraction (never negative)."""
+    left, right = secrets.randbelow(21), secrets.randbelow(21)
+    if secrets.randbelow(2):
+        return max(left, right), "-", min(left, right)
+    return left, "+", right
+
+
+def new_arithmetic(owner_hash: str, now: datetime) -> Challenge:
+    """« Combien font 7 + 5 ? » (SPEC 1.2)."""
+    _retire(owner_hash, "arithmetic", now)
+    left, operator, right = arithmetic_operation()
+    result = left + right if operator == "+" else left - right
+    prompt = f"{left} {operator} {right}"
+    row = Challenge(kind="arithmetic", owner_hash=owner_hash, prompt=prompt, answer=str(result),
+                    created_at=now, expires_at=now + ARITHMETIC_LIFETIME)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def new_reset_state(owner_hash: str, login: str, now: datetime) -> Challenge:
+    """The forgotten-password state between the arithmetic and the secret question."""
+    _retire(owner_hash, "reset", now)
+    row = Challenge(kind="reset", owner_hash=owner_hash, prompt=login[:64], answer="",
+                    created_at=now, expires_at=now + ARITHMETIC_LIFETIME)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def consume(row: Challenge, now: datetime) -> bool:
+    """Use a challenge once: False when another request already did."""
+    result = db.session.execute(
+        update(Challenge)
+        .where(Challenge.id == row.id, Challenge.consumed_at.is_(None))
+        .values(consumed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def current_or_new_captcha(owner_hash: str, now: datetime) -> Challenge:
     return current(owner_hash, "captcha", now) or new_captcha(owner_hash, now)
 
@@ -89,13 +133,7 @@ def check(owner_hash: str, kind: str, answer: str, now: datetime) -> None:
     if row is None:
         raise ChallengeFailed()
     if secrets.compare_digest(normalise(answer), row.answer):
-        consumed = db.session.execute(
-            update(Challenge)
-            .where(Challenge.id == row.id, Challenge.consumed_at.is_(None))
-            .values(consumed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if consumed.rowcount == 1:
+        if consume(row, now):
             return
         raise ChallengeFailed()
     db.session.execute(

@@ -1,0 +1,103 @@
+"""The forgotten-password procedure's rules (SPEC 1.2).
+
+Only a right answer sends a new provisional password. Wrong answers are
+counted per account with one conditional UPDATE: the third in 24 hours stops
+the mails for that account for 24 hours and warns the owner. Unknown
+identifiers cost the same argon2 verification and get a plausible question,
+chosen deterministically from the identifier, so they look like known ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timedelta
+from enum import Enum
+
+from sqlalchemy import and_
+from sqlalchemy import case
+from sqlalchemy import literal
+from sqlalchemy import or_
+from sqlalchemy import update
+
+from idp import audit
+from idp import mail
+from idp.assistance import services
+from idp.extensions import db
+from idp.models import User
+from idp.models.types import UTCDateTime
+from idp.security import passwords
+from idp.security import secrets
+from idp.security.keyed_hash import keyed_hash
+
+WINDOW = timedelta(hours=24)
+MAX_WRONG_ANSWERS = 3
+
+
+class Outcome(Enum):
+    SENT = "sent"
+    WRONG = "wrong"
+    BLOCKED = "blocked"
+    UNKNOWN = "unknown"
+
+
+def question_for(user: User | None, login: str) -> str:
+    """The question to show: the user's own, or a stable plausible one for unknown logins."""
+    if user is not None and user.secret_question:
+        return user.secret_question
+    index = int(keyed_hash("forgot-question", login), 16) % len(secrets.QUESTIONS)
+    return secrets.QUESTIONS[index]
+
+
+def _count_wrong_answer(user: User, now: datetime) -> int:
+    """Add a wrong answer to the account's 24-hour window; the count after it."""
+    table = User.__table__
+    now_value = literal(now, UTCDateTime())
+    window_open = and_(table.c.reset_failures_since.is_not(None),
+                       table.c.reset_failures_since > literal(now - WINDOW, UTCDateTime()))
+    return db.session.execute(
+        update(table).where(table.c.id == user.id)
+        .values(
+            reset_failures=case((window_open, table.c.reset_failures), else_=0) + 1,
+            reset_failures_since=case((window_open, table.c.reset_failures_since),
+                                      else_=now_value),
+        )
+        .returning(table.c.reset_failures)
+    ).scalar_one()
+
+
+def _block(user: User, now: datetime) -> bool:
+    """Start the 24-hour block once (True for the request that started it)."""
+    table = User.__table__
+    result = db.session.execute(
+        update(table)
+        .where(table.c.id == user.id,
+               or_(table.c.reset_blocked_until.is_(None),
+                   table.c.reset_blocked_until <= literal(now, UTCDateTime())))
+        .values(reset_blocked_until=now + WINDOW)
+    )
+    return result.rowcount == 1
+
+
+def is_blocked(user: User, now: datetime) -> bool:
+    return user.reset_blocked_until is not None and user.reset_blocked_until > now
+
+
+def answer(user: User | None, login: str, given: str, now: datetime) -> Outcome:
+    """Check the secret answer and act; the caller commits and shows the same page."""
+    if user is None or not user.has_secrets or not user.is_active:
+        passwords.dummy_verify()
+        audit.record("reset.answer_ignored", outcome="failure", user=user, login=login,
+                     reason="unknown" if user is None else "unavailable")
+        return Outcome.UNKNOWN
+    if not secrets.verify_answer(user, given):
+        wrong = _count_wrong_answer(user, now)
+        audit.record("reset.answer_wrong", outcome="failure", user=user, count=wrong)
+        if wrong >= MAX_WRONG_ANSWERS and _block(user, now):
+            audit.record("reset.blocked", outcome="info", user=user)
+            mail.send_later(mail.compose(user.email, "reset_attempts", user=user))
+        return Outcome.WRONG
+    if is_blocked(user, now):
+        audit.record("reset.refused_by_counter", outcome="failure", user=user)
+        return Outcome.BLOCKED
+    services.reset_password(user, actor=user.login, reason="mot de passe oublié", now=now)
+    return Outcome.SENT
