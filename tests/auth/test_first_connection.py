@@ -261,8 +261,10 @@ def test_captcha_is_case_insensitive_and_single_use(client, newcomer, captcha_te
     page = client.get("/first-connection/captcha")
     data = {"csrf_token": csrf_token(page.text), "text": f" {text.lower()} "}
     assert client.post("/first-connection/captcha", data=data).headers["Location"] == "/"
-    # Replaying the same answer after success opens nothing more.
-    assert client.post("/first-connection/captcha", data=data).headers["Location"] == "/login"
+    # Replaying the same answer after success is refused: the session was renewed.
+    replay = client.post("/first-connection/captcha", data=data)
+    assert replay.status_code == 400
+    assert "Le formulaire a expiré" in replay.text
 
 
 def test_wrong_answers_force_a_new_image(client, newcomer, audit_rows, captcha_texts):
