@@ -28,6 +28,9 @@ from idp.security import passwords
 # Demo and bench passwords are printed on purpose: development and tests only.
 DEMO_PASSWORD = "Tournesol-Cartable-Velo-47"  # noqa: S105 (public demo value)
 BENCH_PASSWORD = "Banc-Essai-Mesure-Perf-2026"  # noqa: S105 (public bench value)
+# Accounts in use have set their secrets (else the login asks for them first).
+DEMO_QUESTION = "Quel est le nom de votre premier animal de compagnie ?"
+DEMO_ANSWER = "rantanplan"
 DEMO_CLIENTS = (
     # client_id, name, port
     ("demo-module", "Module de démonstration", 5001),
@@ -76,9 +79,8 @@ def _set_chosen_password(user: User, password_hash: str, changed_at: datetime) -
     user.failed_attempts = 0
     user.locked_until = None
     user.is_active = True
-    question = "Quel est le nom de votre premier animal de compagnie ?"
-    user.secret_question = question
-    user.secret_answer_hash = passwords.hash_password("rantanplan")
+    user.secret_question = DEMO_QUESTION
+    user.secret_answer_hash = passwords.hash_password(DEMO_ANSWER)
 
 
 def seed_accounts(now: datetime) -> list[SeededAccount]:
@@ -117,11 +119,13 @@ def seed_bench_users(count: int, now: datetime) -> int:
     if existing >= count:
         return 0
     shared_hash = passwords.hash_password(BENCH_PASSWORD)
+    answer_hash = passwords.hash_password(DEMO_ANSWER)
     habilitation = services.get_habilitation("bonuseco")
     rows = [
         {"login": f"bench-{n:05d}", "email": f"bench-{n:05d}@bench.bonuseco.test",
          "given_name": "Banc", "family_name": f"Essai {n:05d}", "password_hash": shared_hash,
          "password_changed_at": now, "subject": f"bench-sub-{n:05d}",
+         "secret_question": DEMO_QUESTION, "secret_answer_hash": answer_hash,
          "is_provisional": False, "failed_attempts": 0, "is_active": True, "created_at": now}
         for n in range(existing + 1, count + 1)
     ]

@@ -1,0 +1,170 @@
+"""`idp audit export` and `idp audit verify` (SPEC 3.3, 4): JSON lines, filters, tamper evidence."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from datetime import datetime
+
+import pytest
+import time_machine
+from sqlalchemy import select
+from sqlalchemy import text
+
+from idp.audit import row_hash
+from idp.extensions import db
+from idp.models import AuditEvent
+from tests.cli.conftest import assert_one_line_refusal
+from tests.conftest import STRONG_PASSWORD
+from tests.conftest import login
+
+
+def export(runner, *options: str) -> list[dict]:
+    result = runner.invoke(args=["audit", "export", *options])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def create_account(runner, login_: str) -> None:
+    result = runner.invoke(args=["users", "create", login_, "--email", f"{login_}@example.test",
+                                 "--given-name", "Jean", "--family-name", "Dupont",
+                                 "--habilitation", "bonuseco"])
+    assert result.exit_code == 0, result.output
+
+
+def row_ids() -> list[int]:
+    ids = list(db.session.execute(select(AuditEvent.id).order_by(AuditEvent.id)).scalars())
+    db.session.rollback()
+    return ids
+
+
+def tamper(sql: str, **params) -> None:
+    """What an intruder with write access to the database would do."""
+    db.session.execute(text(sql), params)
+    db.session.commit()
+
+
+def test_export_prints_json_lines_without_any_secret(runner, mailbox, client):
+    create_account(runner, "mmartin")
+    provisional = mailbox.provisional_password("mmartin@example.test")
+    login(client, "mmartin", "Mauvais-Mot-De-Passe-1")
+    login(client, "mmartin", provisional)
+    runner.invoke(args=["users", "reset-password", "mmartin", "--reason", "appel"])
+    runner.invoke(args=["clients", "create", "module-a", "--name", "A", "--redirect-uri",
+                        "https://a.example.fr/cb", "--habilitation", "bonuseco"])
+
+    result = runner.invoke(args=["audit", "export"])
+
+    entries = [json.loads(line) for line in result.stdout.splitlines()]
+    events = [entry["event"] for entry in entries]
+    assert events[0] == "account.created"
+    assert {"login.failure", "password.reset_sent", "client.created"} <= set(events)
+    assert [entry["id"] for entry in entries] == sorted(entry["id"] for entry in entries)
+    created = entries[0]
+    assert created["login"] == "mmartin"
+    assert created["actor"] == "cli"
+    assert created["details"]["habilitations"] == ["bonuseco"]
+    assert len(created["hash"]) == 64
+    assert datetime.fromisoformat(created["created_at"]).tzinfo is not None
+    for secret in (provisional, mailbox.provisional_password("mmartin@example.test"),
+                   "Mauvais-Mot-De-Passe-1", "$argon2", "idpcs_"):
+        assert secret not in result.stdout
+
+
+def test_export_filters_by_login(runner, make_user, mailbox):
+    make_user("jdupont")
+    make_user("mmartin")
+    runner.invoke(args=["users", "unlock", "jdupont"])
+
+    entries = export(runner, "--login", "jdupont")
+
+    assert [entry["event"] for entry in entries] == ["account.created", "account.unlocked"]
+    assert {entry["login"] for entry in entries} == {"jdupont"}
+    assert export(runner, "--login", "personne") == []
+
+
+def test_export_since_a_day(runner, mailbox):
+    with time_machine.travel(datetime(2026, 1, 10, 9, 0, tzinfo=UTC), tick=False) as clock:
+        create_account(runner, "janvier")
+        clock.move_to(datetime(2026, 2, 1, 0, 0, tzinfo=UTC))
+        create_account(runner, "fevrier")
+        clock.move_to(datetime(2026, 3, 15, 23, 59, tzinfo=UTC))
+        create_account(runner, "mars")
+
+    since_february = export(runner, "--since", "2026-02-01")
+
+    assert [entry["login"] for entry in since_february] == ["fevrier", "mars"]
+    assert [entry["login"] for entry in export(runner, "--since", "2026-03-16")] == []
+    assert [entry["login"] for entry in export(runner, "--since", "2026-03-15",
+                                               "--login", "mars")] == ["mars"]
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    (["--since", "hier"], "--since invalide « hier »"),
+    (["--since", "2026-13-01"], "--since invalide"),
+    (["--login"], "--login"),
+    (["--utilisateur", "jdupont"], "option inconnue"),
+])
+def test_export_refuses_bad_input_in_one_line(options, named, runner):
+    assert_one_line_refusal(runner.invoke(args=["audit", "export", *options]), named)
+
+
+def test_verify_an_intact_trail(runner, make_user, client):
+    make_user()
+    login(client, "jdupont", "Mauvais-Mot-De-Passe-1")
+    login(client, "jdupont", STRONG_PASSWORD)
+
+    result = runner.invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "Journal d'audit intègre."
+
+
+def test_verify_an_empty_trail(runner):
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+
+
+def test_verify_names_an_edited_row(runner, mailbox):
+    for name in ("alice", "bruno", "chloe"):
+        create_account(runner, name)
+    ids = row_ids()
+    tamper("UPDATE audit_events SET details = :details WHERE id = :id",
+           details=json.dumps({"reason": "rien à signaler"}), id=ids[1])
+
+    result = runner.invoke(args=["audit", "verify"])
+
+    assert result.exit_code != 0
+    assert result.stderr.strip() == f"Journal d'audit altéré : ligne {ids[1]} modifiée."
+
+
+def test_verify_names_a_row_edited_with_its_hash_recomputed(runner, mailbox):
+    for name in ("alice", "bruno", "chloe"):
+        create_account(runner, name)
+    ids = row_ids()
+    row = db.session.get(AuditEvent, ids[0])
+    row.login = "quelquun"
+    row.hash = row_hash(row.prev_hash, row)
+    db.session.commit()
+
+    result = runner.invoke(args=["audit", "verify"])
+
+    assert result.exit_code != 0
+    assert f"ligne {ids[0]} modifiée" in result.stderr
+
+
+def test_verify_names_a_deleted_row(runner, mailbox):
+    for name in ("alice", "bruno", "chloe"):
+        create_account(runner, name)
+    ids = row_ids()
+    tamper("DELETE FROM audit_events WHERE id = :id", id=ids[1])
+
+    result = runner.invoke(args=["audit", "verify"])
+
+    assert result.exit_code != 0
+    assert result.stderr.strip() == f"Journal d'audit altéré : ligne {ids[1]} manquante."
+
+
+def test_verify_refuses_bad_input_in_one_line(runner):
+    assert_one_line_refusal(runner.invoke(args=["audit", "verify", "--depuis", "hier"]),
+                            "option inconnue")

@@ -1,0 +1,150 @@
+"""Mails (SPEC 3.2, 3.4): .eml files without SMTP, sent only after the commit, SMTP down."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import sqlite3
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+
+from idp import mail
+from idp.extensions import db
+from tests.cli.conftest import assert_one_line_refusal
+from tests.conftest import free_port
+from tests.conftest import test_environ as environ_for
+
+CREATE = ["users", "create", "mmartin", "--email", "marie.martin@example.test",
+          "--given-name", "Marie", "--family-name", "Martin", "--habilitation", "bonuseco"]
+
+
+@pytest.fixture
+def app_environ(database_url) -> dict:
+    """No IDP_MAIL_SERVER: outside production, mails are written as .eml files."""
+    environ = environ_for(database_url, None)
+    assert environ["IDP_MAIL_SERVER"] == ""
+    return environ
+
+
+@pytest.fixture
+def outbox(app, tmp_path):
+    path = tmp_path / "outbox"
+    app.config["OUTBOX_DIR"] = str(path)
+    return path
+
+
+def read_outbox(path) -> list:
+    if not path.exists():
+        return []
+    return [email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
+            for file in sorted(path.glob("*.eml"))]
+
+
+def body(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+
+
+def user_is_committed(app, login: str) -> bool:
+    """Look from another connection, as the mail's reader would."""
+    path = urlsplit(app.config["SQLALCHEMY_DATABASE_URI"]).path
+    with sqlite3.connect(path.removeprefix("/"), timeout=1) as other:
+        return other.execute("SELECT 1 FROM users WHERE login = ?", (login,)).fetchone() is not None
+
+
+def test_without_smtp_mails_are_eml_files_in_the_outbox(runner, outbox):
+    result = runner.invoke(args=CREATE)
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    messages = read_outbox(outbox)
+    assert len(messages) == 2
+    assert {m["To"] for m in messages} == {"marie.martin@example.test"}
+    assert all(m["From"] and m["Subject"].startswith("BonusEco") for m in messages)
+    texts = [body(m) for m in messages]
+    identifier = next(t for t in texts if "Identifiant :" in t)
+    password = next(t for t in texts if "Mot de passe provisoire :" in t)
+    assert re.search(r"^Identifiant : mmartin$", identifier, re.M)
+    assert re.search(r"^Habilitation : Bonus Eco$", identifier, re.M)
+    assert re.search(r"^Mot de passe provisoire : \S{12,}$", password, re.M)
+    assert "Mot de passe provisoire" not in identifier
+
+
+def test_mails_are_sent_only_after_the_commit(runner, outbox, app, monkeypatch):
+    seen = []
+    send_now = mail.send_now
+
+    def spy(message):
+        seen.append(user_is_committed(app, "mmartin"))
+        send_now(message)
+
+    monkeypatch.setattr(mail, "send_now", spy)
+
+    runner.invoke(args=CREATE)
+
+    assert seen == [True, True]
+    assert len(read_outbox(outbox)) == 2
+
+
+def test_a_rolled_back_action_sends_nothing(runner, outbox, app):
+    def refuse_commit(connection):
+        raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+
+    event.listen(db.engine, "commit", refuse_commit)
+    try:
+        refused = runner.invoke(args=CREATE)
+    finally:
+        event.remove(db.engine, "commit", refuse_commit)
+
+    assert_one_line_refusal(refused, "base de données")
+    assert read_outbox(outbox) == []
+    assert not user_is_committed(app, "mmartin")
+    # The next action sends its own mails, and only those.
+    other = runner.invoke(args=["users", "create", "jdupont", "--email", "jdupont@example.test",
+                                "--given-name", "Jean", "--family-name", "Dupont"])
+    assert other.exit_code == 0, other.output
+    assert [m["To"] for m in read_outbox(outbox)] == ["jdupont@example.test"] * 2
+
+
+def test_a_refused_import_line_sends_nothing_for_that_line(runner, outbox, tmp_path):
+    path = tmp_path / "comptes.csv"
+    path.write_text("login,email,given_name,family_name,habilitations\n"
+                    "alice,alice@example.test,Alice,Arnaud,bonuseco\n"
+                    "bruno,bruno@example.test,Bruno,Blanc,inconnue\n")
+
+    runner.invoke(args=["users", "import", str(path)])
+
+    assert [m["To"] for m in read_outbox(outbox)] == ["alice@example.test"] * 2
+
+
+@pytest.fixture
+def smtp_down(app):
+    """An SMTP server configured but not answering (nothing listens on the port)."""
+    app.config.update(IDP_MAIL_SERVER="127.0.0.1", IDP_MAIL_PORT=free_port())
+
+
+def test_a_down_smtp_server_does_not_crash_a_command(runner, smtp_down, audit_rows, caplog):
+    result = runner.invoke(args=CREATE)
+
+    assert result.exit_code == 0, result.output
+    assert "Compte mmartin créé" in result.stdout
+    assert result.stderr.strip() == "Attention : 2 mail(s) n'ont pas pu être envoyés."
+    assert [row.login for row in audit_rows("account.created")] == ["mmartin"]
+    failures = [r for r in caplog.records if r.getMessage().startswith("mail delivery failed")]
+    assert len(failures) == 2
+    assert "Mot de passe provisoire" not in caplog.text
+
+
+def test_a_down_smtp_server_does_not_crash_an_import(runner, smtp_down, tmp_path, audit_rows):
+    path = tmp_path / "comptes.csv"
+    path.write_text("login,email,given_name,family_name\nalice,alice@example.test,Alice,Arnaud\n")
+
+    result = runner.invoke(args=["users", "import", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "ligne 2 : alice créé" in result.stdout
+    assert result.stderr.strip() == "Attention : 2 mail(s) n'ont pas pu être envoyés."
+    assert [row.login for row in audit_rows("account.created")] == ["alice"]
