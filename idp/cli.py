@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import audit
+from idp import mail
 from idp.assistance import clients as client_services
 from idp.assistance import importer
 from idp.assistance import services
@@ -27,6 +28,7 @@ from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
 from idp.models import Habilitation
+from idp.oidc import keys as signing_keys
 from idp.security.expiry import send_expiry_reminders
 from idp.security.password_change import expiry_of
 
@@ -40,7 +42,51 @@ class CliError(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:
-        click.echo(f"Erreur : {self.message}", err=True)
+        click.echo(f"Erreur : {' '.join(self.message.splitlines())}", err=True)
+
+
+def _one_line(error: click.UsageError) -> CliError:
+    """Click's own usage errors (usage, hint, blank line, error) as one French line."""
+    hint = error.param.get_error_hint(error.ctx) if getattr(error, "param", None) else ""
+    if isinstance(error, click.MissingParameter):
+        message = f"paramètre manquant {hint}"
+    elif isinstance(error, click.BadParameter):
+        message = f"valeur invalide pour {hint} : {error.message}"
+    elif isinstance(error, click.NoSuchOption):
+        message = f"option inconnue {error.option_name!r}"
+    elif isinstance(error, click.NoSuchCommand):
+        message = f"commande inconnue {error.command_name!r}"
+    else:
+        message = error.format_message()
+    return CliError(f"{message} (voir --help)")
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors follow the one-line rule (SPEC 3.3)."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+
+class OneLineGroup(AppGroup):
+    """An ``AppGroup`` of ``OneLineCommand``; an unknown subcommand is one line too."""
+
+    command_class = OneLineCommand
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+
+def _roll_back() -> None:
+    """Undo the unit of work, and forget the mails it queued (they were never true)."""
+    db.session.rollback()
+    mail.discard()
 
 
 def guarded(command):
@@ -51,28 +97,34 @@ def guarded(command):
         try:
             return command(*args, **kwargs)
         except InvalidInput as error:
-            db.session.rollback()
+            _roll_back()
             raise CliError(str(error)) from None
         except SQLAlchemyError as error:
-            db.session.rollback()
+            _roll_back()
             problem = type(error).__name__
             raise CliError(f"base de données indisponible ou invalide ({problem})") from None
 
     return wrapper
 
 
-def _done(message: str) -> None:
+def _commit() -> None:
+    """Commit, then send the queued mails; undelivered ones are a warning, not a failure."""
     failed = commit()
-    click.echo(message)
     if failed:
         click.echo(f"Attention : {failed} mail(s) n'ont pas pu être envoyés.", err=True)
 
 
-users = AppGroup("users", help="Comptes utilisateurs.")
-habilitations = AppGroup("habilitations", help="Habilitations (droits d'accès aux modules).")
-clients = AppGroup("clients", help="Modules clients OpenID Connect.")
-audit_group = AppGroup("audit", help="Journal d'audit.")
-demo = AppGroup("demo", help="Données de démonstration (développement et tests).")
+def _done(message: str) -> None:
+    _commit()
+    click.echo(message)
+
+
+users = OneLineGroup("users", help="Comptes utilisateurs.")
+habilitations = OneLineGroup("habilitations", help="Habilitations (droits d'accès aux modules).")
+clients = OneLineGroup("clients", help="Modules clients OpenID Connect.")
+audit_group = OneLineGroup("audit", help="Journal d'audit.")
+demo = OneLineGroup("demo", help="Données de démonstration (développement et tests).")
+keys = OneLineGroup("keys", help="Clés de signature des jetons OpenID Connect.")
 
 reason_option = click.option("--reason", default=DEFAULT_REASON, show_default=True,
                              help="Motif enregistré dans le journal d'audit.")
@@ -212,7 +264,7 @@ def users_import(path, reason):
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidInput(f"fichier illisible « {path} » ({type(error).__name__})") from None
     results = importer.import_users(text, actor=ACTOR, reason=reason, now=utcnow())
-    commit()
+    _commit()
     for result in results:
         if result.created:
             click.echo(f"ligne {result.line} : {result.login} créé")
@@ -319,7 +371,7 @@ def demo_seed(bench_users):
     if current_app.config["ENV_NAME"] == "production":
         raise InvalidInput("idp demo seed est refusé en production")
     accounts, added = demo_data.seed(utcnow(), bench_users)
-    commit()
+    _commit()
     click.echo("Comptes de démonstration :")
     for account in accounts:
         click.echo(f"  {account.login:<18} {account.state:<28} mot de passe : {account.password}")
@@ -328,7 +380,36 @@ def demo_seed(bench_users):
                    f"mot de passe commun : {demo_data.BENCH_PASSWORD}")
 
 
-@click.command("notify-expiring")
+@keys.command("rotate")
+@click.option("--alg", default=signing_keys.DEFAULT_ALG, show_default=True,
+              type=click.Choice(signing_keys.ALGORITHMS))
+@guarded
+def keys_rotate(alg):
+    """Create a new signing key; the previous one stays published until its tokens end."""
+    now = utcnow()
+    new, retired = signing_keys.rotate(alg, now)
+    for row in retired:
+        audit.record("key.retired", actor=ACTOR, kid=row.kid, alg=row.alg)
+    audit.record("key.created", actor=ACTOR, kid=new.kid, alg=new.alg)
+    _done(f"Nouvelle clé {alg} : {new.kid} ({len(retired)} clé(s) retirée(s)).")
+
+
+@keys.command("list")
+@guarded
+def keys_list():
+    """List the signing keys and their state."""
+    now = utcnow()
+    for row in signing_keys.all_rows():
+        if row.retired_at is None:
+            state = "active"
+        elif row.not_after and row.not_after > now:
+            state = f"retirée, publiée jusqu'au {_fmt(row.not_after)}"
+        else:
+            state = "retirée, plus publiée"
+        click.echo(f"{row.kid}\t{row.alg}\tcréée le {_fmt(row.created_at)}\t{state}")
+
+
+@click.command("notify-expiring", cls=OneLineCommand)
 @guarded
 def notify_expiring():
     """Mail the reminders 15, 7 and 1 days before passwords expire (daily cron)."""
@@ -337,19 +418,25 @@ def notify_expiring():
 
 
 def init_app(app: Flask) -> None:
-    for group in (users, habilitations, clients, audit_group, demo, notify_expiring):
+    for group in (users, habilitations, clients, audit_group, demo, keys, notify_expiring):
         app.cli.add_command(group)
 
 
 def _create_app():
+    from config import ConfigError
     from idp import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:
+        # SPEC 3.2: production refuses to start, in one line. SystemExit passes
+        # through Flask's group, which would print a traceback for an Exception
+        # (``idp --help``) or turn it into "no such command".
+        click.echo(f"Erreur de configuration : {error}", err=True)
+        sys.exit(2)
 
 
 def main() -> None:
     """Console script ``idp``."""
     cli = FlaskGroup(create_app=_create_app, help="BonusEco IdP : administration.")
     cli.main(prog_name="idp")
-
-
