@@ -35,6 +35,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     from idp.extensions import db
     from idp.extensions import limiter
     from idp.extensions import migrate
+    from idp.oidc import server as oidc_server
 
     logs.init_app(app)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", database.engine_options(
@@ -45,6 +46,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
                      compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    oidc_server.init_app(app)
     web.init_app(app)
     errors.init_app(app)
     headers.init_app(app)

@@ -1,0 +1,1 @@
+"""The OpenID Connect provider (SPEC 2) on Authlib's server components."""

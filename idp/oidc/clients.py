@@ -1,0 +1,88 @@
+"""The registered modules as Authlib sees them (its ClientMixin), without touching the model."""
+
+from __future__ import annotations
+
+import hmac
+
+from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749.util import scope_to_list
+from sqlalchemy import select
+
+from idp.assistance.clients import AUTH_METHODS
+from idp.assistance.clients import hash_client_secret
+from idp.extensions import db
+from idp.models import Client
+
+# SPEC 2 and 2.1: OIDC scopes, and the ProConnect ones named after their claim.
+SUPPORTED_SCOPES = ("openid", "profile", "email", "habilitations", "uid", "given_name",
+                    "usual_name", "siret")
+GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+class OAuthClient(ClientMixin):
+    """A ``Client`` row with the methods Authlib calls."""
+
+    def __init__(self, row: Client):
+        self.row = row
+
+    @property
+    def client_id(self) -> str:
+        return self.row.client_id
+
+    @property
+    def is_public(self) -> bool:
+        return self.row.is_public
+
+    @property
+    def id_token_signed_response_alg(self) -> str:
+        return self.row.id_token_signed_response_alg or "RS256"
+
+    @property
+    def client_metadata(self) -> dict:
+        """OIDC Registration 2 names read by Authlib's userinfo endpoint."""
+        if self.row.userinfo_signed:
+            return {"userinfo_signed_response_alg": self.id_token_signed_response_alg}
+        return {}
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        # OIDC Core 3.1.2.1: redirect_uri is REQUIRED; never fall back to a registered one.
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """Known scopes only (OIDC Core 3.1.2.1: unknown ones are ignored); openid required."""
+        scopes = [s for s in dict.fromkeys(scope_to_list(scope) or []) if s in SUPPORTED_SCOPES]
+        if "openid" not in scopes:
+            return None
+        return " ".join(scopes)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        # Exact string comparison (RFC 9700 2.1, 4.1.3): no prefix, case or port leniency.
+        return redirect_uri in (self.row.redirect_uris or [])
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not self.row.secret_hash:
+            return False
+        return hmac.compare_digest(hash_client_secret(client_secret), self.row.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        # One registered method per client, for every endpoint (TOK-02).
+        return method in AUTH_METHODS and method == self.row.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in GRANT_TYPES
+
+
+def query_client(client_id) -> OAuthClient | None:
+    """An active client by its client_id; disabled clients do not exist (AUTHZ-04)."""
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
+        return None
+    row = db.session.execute(
+        select(Client).where(Client.client_id == client_id, Client.is_active.is_(True))
+    ).scalar_one_or_none()
+    return OAuthClient(row) if row is not None else None

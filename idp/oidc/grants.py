@@ -1,0 +1,238 @@
+"""Authlib's grants with our storage hooks (STYLE.md: hooks only, Authlib does the protocol).
+
+Where Authlib's defaults are too lenient for SPEC 2 (SECURITY-CHECKLIST §4)
+the override says so: redirect_uri required, PKCE S256 only, atomic and
+replay-revoking code redemption, refresh rotation with reuse detection.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import timedelta
+
+from authlib.oauth2.rfc6749 import InvalidGrantError
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import grants as oidc_grants
+from authlib.oidc.core.errors import RequestNotSupportedError
+from authlib.oidc.core.errors import RequestURINotSupportedError
+from sqlalchemy import select
+from sqlalchemy import update
+
+from idp import audit
+from idp.assistance.clients import AUTH_METHODS
+from idp.auth.current import current_session
+from idp.clock import utcnow
+from idp.extensions import db
+from idp.models import AuthorizationCode
+from idp.oidc import claims
+from idp.oidc import habilitations
+from idp.oidc import keys
+from idp.oidc import tokens
+from idp.security.keyed_hash import token_hash
+
+CODE_LIFETIME = timedelta(seconds=60)
+ID_TOKEN_LIFETIME = 600
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        # OIDC Core 3.1.2.1: REQUIRED, exact match; no fallback to a registered URI.
+        # Raised without redirect_uri, so the user sees our page (RFC 6749 4.1.2.1).
+        redirect_uri = request.payload.redirect_uri
+        if not redirect_uri:
+            raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        if not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
+        return redirect_uri
+
+    def validate_authorization_request(self):
+        redirect_uri = super().validate_authorization_request()
+        data = self.request.payload.data
+        # OIDC Core 6: request objects are not supported, said explicitly (DISC-05).
+        if "request" in data:
+            raise RequestNotSupportedError(redirect_uri=redirect_uri)
+        if "request_uri" in data:
+            raise RequestURINotSupportedError(redirect_uri=redirect_uri)
+        try:
+            claims.parse_claims_request(data.get("claims"))
+        except claims.InvalidClaimsRequest:
+            raise InvalidRequestError("Invalid 'claims' parameter.",
+                                      redirect_uri=redirect_uri) from None
+        return redirect_uri
+
+    def save_authorization_code(self, code: str, request) -> AuthorizationCode:
+        now = utcnow()
+        session = current_session()
+        data = request.payload.data
+        row = AuthorizationCode(
+            code_hash=token_hash(code), client_id=request.client.row.id,
+            user_id=request.user.id, sid=session.sid, redirect_uri=request.payload.redirect_uri,
+            scope=request.scope, nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            auth_time=session.auth_time, amr=list(session.amr or claims.AMR_PASSWORD),
+            acr=claims.ACR_PASSWORD, claims=claims.parse_claims_request(data.get("claims")),
+            created_at=now, expires_at=now + CODE_LIFETIME,
+        )
+        db.session.add(row)
+        audit.record("authorize.code_issued", outcome="success", user=request.user,
+                     client_id=request.client.client_id, sid=session.sid)
+        return row
+
+    def query_authorization_code(self, code, client) -> AuthorizationCode | None:
+        """Consume the code with a conditional UPDATE: of concurrent redemptions one wins."""
+        if not isinstance(code, str) or len(code) > 200:
+            return None
+        now = utcnow()
+        code_hash = token_hash(code)
+        won = db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.code_hash == code_hash,
+                   AuthorizationCode.client_id == client.row.id,
+                   AuthorizationCode.consumed_at.is_(None),
+                   AuthorizationCode.expires_at > now)
+            .values(consumed_at=now, family_id=secrets.token_urlsafe(24))
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+        row = db.session.execute(
+            select(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash)
+        ).scalar_one_or_none()
+        if won:
+            db.session.refresh(row)
+            return row
+        if row is not None and row.client_id == client.row.id and row.consumed_at is not None:
+            _revoke_replayed(row, now)
+        return None
+
+    def delete_authorization_code(self, authorization_code) -> None:
+        """Kept, consumed, so that a replay is recognised and revokes (RFC 6749 4.1.2)."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode):
+        now = utcnow()
+        user, client = authorization_code.user, authorization_code.client
+        if tokens.session_alive(authorization_code.sid, now) is None:
+            raise InvalidGrantError("The session of this code has ended.")
+        if not habilitations.is_allowed(user, client, now):
+            # HAB-02: a habilitation removed since the authorization stops the tokens.
+            habilitations.record_refusal(user, client, "token")
+            raise InvalidGrantError("The user may not use this client.")
+        return user
+
+
+def _revoke_replayed(row: AuthorizationCode, now) -> None:
+    """RFC 6749 4.1.2: a used code presented again revokes what it produced."""
+    revoked = tokens.revoke_family(row.family_id, now) if row.family_id else 0
+    audit.record("authorize.code_replayed", outcome="failure", user=row.user,
+                 client_id=row.client.client_id, revoked=revoked)
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE with S256 only (RFC 9700 2.1.1): plain, or a challenge without method, refused."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        super().validate_code_challenge(grant, redirect_uri)
+        data = grant.request.payload.data
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            # Authlib would take a missing method as "plain" (RFC 7636 4.3).
+            raise InvalidRequestError("Missing 'code_challenge_method': S256 is required.")
+        if grant.request.client.is_public and not data.get("code_challenge"):
+            # RFC 9700 2.1.1: PKCE is REQUIRED for public clients, checked up front.
+            raise InvalidRequestError("Missing 'code_challenge': PKCE is required.")
+
+    def validate_code_verifier(self, grant, result):
+        challenge = grant.request.authorization_code.code_challenge
+        if challenge and not grant.request.form.get("code_verifier"):
+            # RFC 7636 4.6: the verification failed (Authlib says invalid_request).
+            raise InvalidGrantError("Missing 'code_verifier'.")
+        super().validate_code_verifier(grant, result)
+
+
+class OpenIDCode(oidc_grants.OpenIDCode):
+    """The ID token (OIDC Core 3.1.3.6), signed by the client's algorithm (RS256 default)."""
+
+    def __init__(self, issuer: str):
+        super().__init__(require_nonce=False)
+        self.issuer = issuer
+
+    def exists_nonce(self, nonce, request) -> bool:
+        stmt = select(AuthorizationCode.id).where(
+            AuthorizationCode.client_id == request.client.row.id,
+            AuthorizationCode.nonce == nonce,
+        ).limit(1)
+        return db.session.execute(stmt).first() is not None
+
+    def resolve_client_private_key(self, client):
+        # A key set of the one active key: joserfc writes its kid in the header.
+        return keys.signing_keyset(client.id_token_signed_response_alg, utcnow())
+
+    def get_client_claims(self, client) -> dict:
+        now = int(time.time())
+        return {"iss": self.issuer, "aud": client.client_id, "iat": now,
+                "exp": now + ID_TOKEN_LIFETIME}
+
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict:
+        result = super().get_authorization_code_claims(authorization_code)
+        # sid: Back-Channel Logout 1.0 2.1 and the session of front-channel logouts.
+        result["sid"] = authorization_code.sid
+        result.update(claims.user_claims(
+            authorization_code.user, authorization_code.client, authorization_code.scope,
+            authorization_code.claims, "id_token", utcnow()))
+        return result
+
+    def generate_user_info(self, user, scope) -> dict:
+        # OIDC Core 5.4: with an access token, scope claims come from userinfo.
+        return {"sub": user.subject}
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """Rotation on every use; reuse of a rotated token revokes the family (RFC 9700 4.14.2)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str):
+        now = utcnow()
+        row = tokens.find_refresh(refresh_token)
+        client = self.request.client
+        if row is None or row.client_id != client.row.id:
+            return None
+        if row.rotated_at is not None or not tokens.claim_rotation(row, now):
+            if row.revoked_at is None:
+                _reuse_detected(row, now)
+            return None
+        if not _may_refresh(row, now):
+            return None
+        return tokens.PresentedToken(row, "refresh_token")
+
+    def authenticate_user(self, refresh_token):
+        return refresh_token.row.user
+
+    def revoke_old_credential(self, refresh_token) -> None:
+        """Nothing left: authenticate_refresh_token marked it rotated, atomically."""
+
+
+def _may_refresh(row, now) -> bool:
+    """Refresh only within the SSO session, with the habilitation still valid (HAB-03)."""
+    if row.revoked_at is not None or row.refresh_expires_at is None:
+        return False
+    if row.refresh_expires_at <= now or tokens.session_alive(row.sid, now) is None:
+        return False
+    if not habilitations.is_allowed(row.user, row.client, now):
+        habilitations.record_refusal(row.user, row.client, "refresh")
+        return False
+    return True
+
+
+def _reuse_detected(row, now) -> None:
+    revoked = tokens.revoke_family(row.family_id, now)
+    audit.record("token.reuse_detected", outcome="failure", user=row.user,
+                 client_id=row.client.client_id, revoked=revoked)

@@ -1,0 +1,195 @@
+"""OIDC fixtures: a live IdP whose issuer is its own URL, registered modules, a relying party.
+
+The relying party is Authlib's ``OAuth2Session``; the browser is a ``requests``
+session that follows the IdP's redirects and stops at the module's callback.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from werkzeug.serving import make_server
+
+from idp.assistance.clients import NewClient
+from idp.assistance.clients import create_client
+from idp.database import commit
+from idp.extensions import db
+from tests.conftest import STRONG_PASSWORD
+from tests.conftest import csrf_token
+from tests.conftest import free_port
+from tests.conftest import test_environ
+
+CALLBACK = "http://127.0.0.1:8765/callback"
+OTHER_CALLBACK = "http://127.0.0.1:8765/other"
+
+
+@pytest.fixture
+def idp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def app_environ(database_url, smtp_server, idp_port) -> dict:
+    # The issuer is the live server's own URL, so that discovery and tokens agree.
+    return test_environ(database_url, smtp_server.port,
+                        IDP_ISSUER=f"http://127.0.0.1:{idp_port}")
+
+
+class IssuerServer:
+    def __init__(self, app, port: int):
+        self.app = app
+        self.url = f"http://127.0.0.1:{port}"
+        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app, idp_port):
+    server = IssuerServer(app, idp_port).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Module:
+    client_id: str
+    secret: str | None
+    row_id: int
+
+
+@pytest.fixture
+def make_module(app):
+    def make(client_id="module-a", *, habilitation="bonuseco", skip_consent=True,
+             public=False, auth_method=None, redirect_uris=(CALLBACK, OTHER_CALLBACK),
+             **extra) -> Module:
+        client, secret = create_client(NewClient(
+            client_id=client_id, name=f"Module {client_id}", redirect_uris=list(redirect_uris),
+            habilitation=habilitation, skip_consent=skip_consent, is_public=public,
+            auth_method=auth_method, **extra,
+        ), actor="test")
+        made = Module(client_id, secret, client.id)
+        commit()
+        return made
+
+    return make
+
+
+@pytest.fixture
+def module(make_module) -> Module:
+    return make_module()
+
+
+def fresh(user, name: str):
+    """Read a column of a committed row, then end the test's transaction: SQLite
+    transactions begin IMMEDIATE, and an open one would block the live server."""
+    value = getattr(user, name)
+    db.session.rollback()
+    return value
+
+
+def rp_session(idp_url: str, module: Module, **kwargs) -> OAuth2Session:
+    method = kwargs.pop("token_endpoint_auth_method", "client_secret_basic")
+    scope = kwargs.pop("scope", "openid profile email habilitations")
+    return OAuth2Session(module.client_id, module.secret, scope=scope,
+                         redirect_uri=CALLBACK, code_challenge_method="S256",
+                         token_endpoint_auth_method=method, **kwargs)
+
+
+class Browser:
+    """A browser on the IdP: follows its redirects, fills the login form, stops off-site."""
+
+    def __init__(self, idp_url: str):
+        self.idp_url = idp_url
+        self.http = requests.Session()
+
+    def open(self, url: str) -> requests.Response:
+        response = self.http.get(url, allow_redirects=False, timeout=10)
+        while response.status_code in (302, 303):
+            location = response.headers["Location"]
+            if location.startswith("/"):
+                location = self.idp_url + location
+            if not location.startswith(self.idp_url):
+                return response
+            response = self.http.get(location, allow_redirects=False, timeout=10)
+        return response
+
+    def login(self, page: requests.Response, login: str, password: str = STRONG_PASSWORD):
+        """Post the login form shown in ``page`` (its next comes from the URL)."""
+        next_url = parse_qs(urlsplit(page.url).query).get("next", [""])[0]
+        response = self.http.post(self.idp_url + "/login", data={
+            "csrf_token": csrf_token(page.text), "identifier": login, "password": password,
+            "next": next_url,
+        }, allow_redirects=False, timeout=10)
+        assert response.status_code == 303, response.text[:500]
+        return self.open(self.idp_url + response.headers["Location"]
+                         if response.headers["Location"].startswith("/")
+                         else response.headers["Location"])
+
+
+def callback_params(response: requests.Response) -> dict:
+    assert response.status_code in (302, 303), response.text[:500]
+    location = response.headers["Location"]
+    assert location.startswith(("http://127.0.0.1:8765/",)), location
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+@pytest.fixture
+def browser(live_server) -> Browser:
+    return Browser(live_server.url)
+
+
+def authorize_url(rp: OAuth2Session, idp_url: str, **params) -> tuple[str, str, str]:
+    """(url, state, code_verifier) of an authorization request with nonce and PKCE."""
+    verifier = secrets.token_urlsafe(48)
+    params.setdefault("nonce", "n-0S6_WzA2Mj")
+    url, state = rp.create_authorization_url(idp_url + "/authorize", code_verifier=verifier,
+                                             **params)
+    return url, state, verifier
+
+
+def log_in_and_get_code(browser: Browser, rp, login: str, **params) -> tuple[dict, str]:
+    url, _state, verifier = authorize_url(rp, browser.idp_url, **params)
+    page = browser.open(url)
+    if page.status_code == 200 and 'name="password"' in page.text:
+        page = browser.login(page, login)
+    return callback_params(page), verifier
+
+
+def jwks(idp_url: str) -> KeySet:
+    return KeySet.import_key_set(requests.get(idp_url + "/jwks", timeout=10).json())
+
+
+def verify_id_token(idp_url: str, id_token: str, client_id: str, nonce: str | None,
+                    access_token: str | None = None) -> dict:
+    """Signature with the JWKS, then iss, aud, exp, nonce and at_hash (OIDC Core 3.1.3.7)."""
+    decoded = jwt.decode(id_token, jwks(idp_url), algorithms=["RS256", "ES256"])
+    jwt.JWTClaimsRegistry(iss={"essential": True, "value": idp_url},
+                          aud={"essential": True, "value": client_id},
+                          exp={"essential": True}, iat={"essential": True},
+                          sub={"essential": True}).validate(decoded.claims)
+    assert decoded.header["kid"]
+    if nonce is not None:
+        assert decoded.claims["nonce"] == nonce
+    if access_token is not None:
+        expected = create_half_hash(access_token, decoded.header["alg"]).decode()
+        assert decoded.claims["at_hash"] == expected
+    return {"header": decoded.header, **decoded.claims}
+

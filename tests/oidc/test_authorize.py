@@ -1,0 +1,157 @@
+"""Authorization endpoint: errors shown (never redirected), PKCE, prompt, login_hint, consent."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import STRONG_PASSWORD
+from tests.conftest import csrf_token
+from tests.conftest import login
+from tests.oidc.conftest import CALLBACK
+from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import rp_session
+
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def _url(**overrides) -> str:
+    params = {"response_type": "code", "client_id": "module-a", "redirect_uri": CALLBACK,
+              "scope": "openid profile", "state": "xyz", "nonce": "n1",
+              "code_challenge": CHALLENGE, "code_challenge_method": "S256"}
+    params.update(overrides)
+    return "/authorize?" + urlencode({k: v for k, v in params.items() if v is not None})
+
+
+def _query(response) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+
+
+def test_unknown_client_gets_the_french_error_page(client, module):
+    response = client.get(_url(client_id="nobody"))
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "pas reconnue" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("redirect_uri", [
+    None, CALLBACK + "x", CALLBACK + "/", CALLBACK.replace("callback", "Callback"),
+    CALLBACK.replace("8765", "8766"), CALLBACK + "?a=b", CALLBACK + "#f",
+    "http://127.0.0.1:8765@evil.example/callback", CALLBACK.replace(":", "%3A", 1),
+    "https://evil.example/callback",
+])
+def test_bad_redirect_uri_is_shown_never_redirected(client, module, redirect_uri):
+    response = client.get(_url(redirect_uri=redirect_uri))
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "Connexion impossible" in response.get_data(as_text=True)
+
+
+def test_repeated_redirect_uri_is_refused_on_the_page(client, module):
+    response = client.get(_url() + "&redirect_uri=" + CALLBACK)
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+
+
+@pytest.mark.parametrize("overrides", [
+    {"code_challenge_method": "plain"},
+    {"code_challenge_method": None},
+])
+def test_plain_pkce_or_no_method_is_refused(client, module, overrides):
+    response = client.get(_url(**overrides))
+    assert response.status_code == 302
+    query = _query(response)
+    assert query["error"] == "invalid_request"
+    assert query["state"] == "xyz"
+    assert query["iss"] == "http://127.0.0.1:" + str(urlsplit(client.application.config[
+        "IDP_ISSUER"]).port)
+
+
+def test_public_client_without_pkce_is_refused(client, make_module):
+    make_module("public-app", public=True)
+    response = client.get(_url(client_id="public-app", code_challenge=None,
+                               code_challenge_method=None))
+    assert _query(response)["error"] == "invalid_request"
+
+
+def test_response_type_other_than_code_is_refused(client, module):
+    response = client.get(_url(response_type="token"))
+    assert _query(response)["error"] == "unsupported_response_type"
+
+
+def test_request_object_is_refused_explicitly(client, module):
+    response = client.get(_url(request="eyJhbGciOiJub25lIn0.e30."))
+    assert _query(response)["error"] == "request_not_supported"
+
+
+def test_prompt_none_without_session_is_login_required(client, module):
+    response = client.get(_url(prompt="none"))
+    query = _query(response)
+    assert query["error"] == "login_required"
+    assert query["state"] == "xyz"
+    assert "iss" in query
+
+
+def test_without_session_the_login_page_comes_with_login_hint(client, module):
+    response = client.get(_url(login_hint="jdupont"))
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"])
+    assert 'value="jdupont"' in page.get_data(as_text=True)
+
+
+def test_sso_second_request_needs_no_form_and_prompt_none_works(client, module, make_user):
+    make_user()
+    first = client.get(_url())
+    login_page = client.get(first.headers["Location"])
+    next_url = parse_qs(urlsplit(first.headers["Location"]).query)["next"][0]
+    done = client.post("/login", data={"csrf_token": csrf_token(login_page.get_data(as_text=True)),
+                                       "identifier": "jdupont", "password": STRONG_PASSWORD,
+                                       "next": next_url})
+    assert "code" in _query(client.get(done.headers["Location"]))
+    again = client.get(_url(nonce="n2", prompt="none"))
+    assert "code" in _query(again)
+
+
+def test_prompt_login_and_max_age_force_a_new_password_check(
+        live_server, browser, module, make_user):
+    make_user()
+    rp = rp_session(live_server.url, module)
+    log_in_and_get_code(browser, rp, "jdupont")
+    url, _state = rp.create_authorization_url(live_server.url + "/authorize",
+                                              code_verifier="a" * 43, nonce="n3", prompt="login")
+    page = browser.open(url)
+    assert page.status_code == 200
+    assert 'name="password"' in page.text
+    assert "code" in parse_qs(urlsplit(browser.login(page, "jdupont").headers["Location"]).query)
+    url, _state = rp.create_authorization_url(live_server.url + "/authorize",
+                                              code_verifier="a" * 43, nonce="n4", max_age="0")
+    page = browser.open(url)
+    assert 'name="password"' in page.text
+
+
+def test_consent_page_then_refusal_gives_access_denied(client, make_module, make_user):
+    make_user()
+    make_module("third-party", skip_consent=False)
+    login(client, "jdupont", STRONG_PASSWORD)
+    page = client.get(_url(client_id="third-party"))
+    html = page.get_data(as_text=True)
+    assert "Autoriser" in html
+    assert "Refuser" in html
+    action = _url(client_id="third-party").replace("/authorize?", "/authorize/consent?")
+    refused = client.post(action, data={"csrf_token": csrf_token(html), "decision": "deny"})
+    assert _query(refused)["error"] == "access_denied"
+    allowed = client.post(action, data={"csrf_token": csrf_token(html), "decision": "allow"})
+    assert "code" in _query(allowed)
+
+
+def test_consent_post_without_csrf_token_is_refused(client, make_module, make_user):
+    make_user()
+    make_module("third-party", skip_consent=False)
+    login(client, "jdupont", STRONG_PASSWORD)
+    action = _url(client_id="third-party").replace("/authorize?", "/authorize/consent?")
+    response = client.post(action, data={"decision": "allow"})
+    assert response.status_code == 400
+    assert "Location" not in response.headers

@@ -1,0 +1,169 @@
+"""Token endpoint: the code flow end to end, and each way a redemption is refused."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import requests
+import time_machine
+
+from idp.clock import utcnow
+from tests.oidc.conftest import CALLBACK
+from tests.oidc.conftest import OTHER_CALLBACK
+from tests.oidc.conftest import fresh
+from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import rp_session
+from tests.oidc.conftest import verify_id_token
+
+
+def _redeem(idp_url, module, params, verifier, secret=None, redirect_uri=CALLBACK):
+    return requests.post(idp_url + "/token", data={
+        "grant_type": "authorization_code", "code": params["code"],
+        "redirect_uri": redirect_uri, "code_verifier": verifier,
+    }, auth=(module.client_id, secret or module.secret), timeout=10)
+
+
+def test_code_flow_gives_verified_id_token_access_token_and_userinfo(
+        live_server, browser, module, make_user, audit_rows):
+    user = make_user()
+    subject, login = fresh(user, "subject"), fresh(user, "login")
+    rp = rp_session(live_server.url, module)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont", state="st-1")
+    assert params["state"] == "st-1"
+    assert params["iss"] == live_server.url
+
+    token = rp.fetch_token(live_server.url + "/token", code=params["code"],
+                           code_verifier=verifier)
+    assert token["token_type"] == "Bearer"
+    claims = verify_id_token(live_server.url, token["id_token"], module.client_id,
+                             "n-0S6_WzA2Mj", token["access_token"])
+    assert claims["sub"] == subject != login
+    assert claims["acr"] == "eidas1"
+    assert claims["amr"] == ["pwd"]
+    assert claims["sid"]
+    assert claims["auth_time"] <= claims["iat"]
+    assert "email" not in claims  # OIDC Core 5.4: scope claims come from userinfo
+
+    info = rp.get(live_server.url + "/userinfo").json()
+    assert info["sub"] == subject
+    assert info["email"] == "jdupont@example.test"
+    assert info["given_name"] == "Jean"
+    assert info["usual_name"] == "Dupont"
+    assert info["habilitations"] == [{"code": "bonuseco", "label": "Bonus Eco", "profile": ""}]
+    assert audit_rows("token.issued")[-1].client_id == module.client_id
+
+
+def test_token_response_is_not_cacheable(live_server, browser, module, make_user):
+    make_user()
+    rp = rp_session(live_server.url, module)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    response = _redeem(live_server.url, module, params, verifier)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+    assert response.json()["expires_in"] > 0
+
+
+def test_wrong_client_secret_is_invalid_client(live_server, browser, module, make_user):
+    make_user()
+    rp = rp_session(live_server.url, module)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    response = _redeem(live_server.url, module, params, verifier, secret="idpcs_wrong")
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert "WWW-Authenticate" in response.headers
+
+
+def test_wrong_verifier_and_missing_verifier_are_invalid_grant(
+        live_server, browser, module, make_user):
+    make_user()
+    rp = rp_session(live_server.url, module)
+    params, _verifier = log_in_and_get_code(browser, rp, "jdupont")
+    response = _redeem(live_server.url, module, params, "w" * 50)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    params, _verifier = log_in_and_get_code(browser, rp, "jdupont", nonce="n2")
+    response = requests.post(live_server.url + "/token", data={
+        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": CALLBACK,
+    }, auth=(module.client_id, module.secret), timeout=10)
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_redirect_uri_is_bound_to_the_code(live_server, browser, module, make_user):
+    make_user()
+    rp = rp_session(live_server.url, module)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    response = _redeem(live_server.url, module, params, verifier, redirect_uri=OTHER_CALLBACK)
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_code_of_another_client_is_refused(live_server, browser, module, make_module, make_user):
+    make_user()
+    other = make_module("module-b")
+    rp = rp_session(live_server.url, module)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    response = _redeem(live_server.url, other, params, verifier)
+    assert response.json()["error"] == "invalid_grant"
+    assert _redeem(live_server.url, module, params, verifier).status_code == 200
+
+
+def test_replayed_code_fails_and_revokes_the_first_tokens(
+        live_server, browser, module, make_user, audit_rows):
+    make_user()
+    rp = rp_session(live_server.url, module)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    first = _redeem(live_server.url, module, params, verifier).json()
+    userinfo = live_server.url + "/userinfo"
+    bearer = {"Authorization": f"Bearer {first['access_token']}"}
+    assert requests.get(userinfo, headers=bearer, timeout=10).status_code == 200
+
+    replay = _redeem(live_server.url, module, params, verifier)
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+    after = requests.get(userinfo, headers=bearer, timeout=10)
+    assert after.status_code == 401
+    assert 'error="invalid_token"' in after.headers["WWW-Authenticate"]
+    refresh = requests.post(live_server.url + "/token", data={
+        "grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+    }, auth=(module.client_id, module.secret), timeout=10)
+    assert refresh.json()["error"] == "invalid_grant"
+    assert audit_rows("authorize.code_replayed")[-1].details["revoked"] == 1
+
+
+def test_expired_code_is_refused(live_server, browser, module, make_user):
+    make_user()
+    rp = rp_session(live_server.url, module)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    with time_machine.travel(utcnow() + timedelta(seconds=61), tick=True):
+        response = _redeem(live_server.url, module, params, verifier)
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_two_concurrent_redemptions_give_exactly_one_token(
+        live_server, browser, module, make_user):
+    make_user()
+    rp = rp_session(live_server.url, module)
+    for _ in range(3):
+        params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce=None)
+        barrier = threading.Barrier(6)
+        statuses = []
+
+        def redeem(params=params, verifier=verifier, barrier=barrier, statuses=statuses):
+            barrier.wait()
+            statuses.append(_redeem(live_server.url, module, params, verifier).status_code)
+
+        threads = [threading.Thread(target=redeem) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(statuses) == [200, 400, 400, 400, 400, 400]
+
+
+def test_password_grant_and_client_credentials_are_unsupported(live_server, module):
+    for grant_type in ("password", "client_credentials", "implicit"):
+        response = requests.post(live_server.url + "/token", data={
+            "grant_type": grant_type, "username": "x", "password": "y",
+        }, auth=(module.client_id, module.secret), timeout=10)
+        assert response.json()["error"] == "unsupported_grant_type"

@@ -1,0 +1,39 @@
+"""UserInfo (OIDC Core 5.3): bearer only, JSON or a signed JWT, claims parameter."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+from joserfc import jwt
+
+from tests.oidc.conftest import jwks
+from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import rp_session
+
+
+def test_signed_userinfo_and_claims_parameter(live_server, browser, make_module, make_user):
+    make_user(siret=None)
+    module = make_module("module-signed", signed_userinfo=True)
+    rp = rp_session(live_server.url, module, scope="openid")
+    claims = json.dumps({"userinfo": {"given_name": {"essential": True}, "email": None}})
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont", claims=claims)
+    token = rp.fetch_token(live_server.url + "/token", code=params["code"], code_verifier=verifier)
+    response = requests.get(live_server.url + "/userinfo", timeout=10,
+                            headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert response.headers["Content-Type"] == "application/jwt"
+    decoded = jwt.decode(response.text, jwks(live_server.url), algorithms=["RS256"])
+    assert decoded.claims["iss"] == live_server.url
+    assert decoded.claims["aud"] == module.client_id
+    assert decoded.claims["given_name"] == "Jean"
+    assert "email" in decoded.claims
+    assert "family_name" not in decoded.claims
+
+
+def test_garbage_or_query_string_token_is_refused(live_server, module):
+    garbage = requests.get(live_server.url + "/userinfo", timeout=10,
+                           headers={"Authorization": "Bearer a.b.c"})
+    assert garbage.status_code == 401
+    assert 'error="invalid_token"' in garbage.headers["WWW-Authenticate"]
+    query = requests.get(live_server.url + "/userinfo?access_token=x", timeout=10)
+    assert query.status_code == 401
