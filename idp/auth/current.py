@@ -10,6 +10,7 @@ from flask import request
 from flask import session
 from flask import url_for
 
+from idp.auth import flow
 from idp.clock import utcnow
 from idp.extensions import db
 from idp.models import UserSession
@@ -32,7 +33,10 @@ def login_required(view):
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if current_session() is None:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")), 303)
+            # A login still in its steps resumes there: no page skips them (SPEC 1.1).
+            return flow.pending_redirect(utcnow()) or redirect(
+                url_for("auth.login", next=request.full_path.rstrip("?")), 303
+            )
         return view(*args, **kwargs)
 
     return wrapped

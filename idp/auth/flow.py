@@ -132,6 +132,14 @@ def current_flow(now: datetime) -> LoginFlow | None:
     return flow
 
 
+def pending_redirect(now: datetime):
+    """Back to the next step of a login still in progress, or None (FIRST-04, PWD-08)."""
+    flow = current_flow(now)
+    if flow is None or not flow.pending_steps:
+        return None
+    return redirect(url_for(STEP_ENDPOINTS[flow.pending_steps[0]]), 303)
+
+
 def step_required(step: str):
     """Run the view only when ``step`` is the next one; else go where the user belongs."""
 

@@ -21,6 +21,15 @@ HISTORY_SIZE = 5
 # Unambiguous alphabet: no 0/O, 1/l/I (SPEC 3.4).
 PROVISIONAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 PROVISIONAL_LENGTH = 14
+# Roots of the commonest French passwords, absent from zxcvbn's English
+# dictionaries (« motdepasse2024 » would score 3): penalised like the user's data.
+COMMON_FRENCH_WORDS = (
+    "motdepasse", "azerty", "azertyuiop", "soleil", "bonjour", "jetaime", "doudou", "loulou",
+    "chouchou", "coucou", "bienvenue", "chocolat", "princesse", "vacances", "amour",
+    "liberte", "france", "marseille", "toulouse", "secret",
+)
+# The login or family name inside a password is refused outright when at least this long.
+MIN_IDENTITY_LENGTH = 4
 
 # argon2id profiles. "owasp-strong" is argon2-cffi's default (RFC 9106 low-memory:
 # m=64 MiB, t=3, p=4); "owasp-minimum" is OWASP's floor (m=19 MiB, t=2, p=1),
@@ -112,7 +121,18 @@ def user_inputs_of(user) -> list[str]:
              user.email.split("@")[0], "bonuseco", "bonus", "asp", "agence"]
     if user.siret:
         words.append(user.siret)
+    words.extend(COMMON_FRENCH_WORDS)
     return [w.lower() for w in words if w]
+
+
+def reuses_identity(password: str, user) -> bool:
+    """Whether the password contains the login or the family name (zxcvbn only lowers
+    the score: « Jdupont2024!! » would still pass)."""
+    lowered = password.casefold()
+    return any(
+        len(word) >= MIN_IDENTITY_LENGTH and word.casefold() in lowered
+        for word in (user.login, user.family_name) if word
+    )
 
 
 def check_policy(password: str, user, previous_hashes: list[str]) -> None:
@@ -127,7 +147,7 @@ def check_policy(password: str, user, previous_hashes: list[str]) -> None:
         raise PasswordRejected(f"Le mot de passe doit contenir au moins {MIN_LENGTH} caractères.")
     if length > MAX_LENGTH:
         raise PasswordRejected(f"Le mot de passe ne doit pas dépasser {MAX_LENGTH} caractères.")
-    if strength(password, user_inputs_of(user)) < MIN_SCORE:
+    if reuses_identity(password, user) or strength(password, user_inputs_of(user)) < MIN_SCORE:
         raise PasswordRejected(
             "Ce mot de passe est trop facile à deviner : allongez-le ou assemblez plusieurs "
             "mots sans rapport entre eux, sans reprendre votre nom ni votre identifiant."

@@ -1,0 +1,225 @@
+"""The 3-try lockout (SPEC 1.4), counted atomically in the database (SPEC 5)."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+import requests
+import time_machine
+from sqlalchemy import select
+
+from idp.extensions import db
+from idp.models import LoginThrottle
+from idp.models import User
+from tests.conftest import STRONG_PASSWORD
+from tests.conftest import csrf_token
+from tests.conftest import login
+from tests.conftest import page_text
+from tests.conftest import reload
+from tests.security.concurrency import run_concurrently
+
+MSG_INVALID = "Le couple identifiant/ mot de passe est incorrecte"
+MSG_LOCKED = (
+    "Le compte a été verrouillé suite à un trop grand nombre d'échecs de connexion "
+    "avec cet identifiant utilisateur"
+)
+WRONG = "Pas-Le-Bon-Mot-De-Passe-1"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app_environ(app_environ):
+    """The rate limits stay out of the way: this file tests the lockout alone."""
+    app_environ.update(
+        IDP_RATELIMIT_LOGIN="1000/minute", IDP_RATELIMIT_LOGIN_IDENTIFIER="1000/minute"
+    )
+    return app_environ
+
+
+def attempt(client, identifier: str, password: str, **kwargs) -> str:
+    """Post the login form; what the page says ("success" when the login went through)."""
+    response = login(client, identifier, password, **kwargs)
+    if response.status_code == 303:
+        return "success"
+    assert response.status_code == 200
+    text = page_text(response)
+    if MSG_LOCKED in text:
+        return "locked"
+    assert MSG_INVALID in text
+    return "invalid"
+
+
+def throttle_rows() -> list[LoginThrottle]:
+    db.session.expire_all()
+    return list(db.session.execute(select(LoginThrottle)).scalars())
+
+
+def credential_checks(audit_rows, login_name: str) -> int:
+    """Password checks made: failures on credentials plus successes."""
+    failures = [row for row in audit_rows("login.failure")
+                if row.login == login_name and row.details.get("reason") == "credentials"]
+    successes = [row for row in audit_rows("login.success") if row.login == login_name]
+    return len(failures) + len(successes)
+
+
+# --- the rules, through the login page --------------------------------------------
+
+
+def test_third_failure_locks_for_twenty_minutes(client, make_user, audit_rows):
+    user = make_user()
+    with time_machine.travel(START, tick=False):
+        assert [attempt(client, "jdupont", WRONG) for _ in range(3)] == ["invalid"] * 3
+    user = reload(user)
+    assert user.failed_attempts == 3
+    assert user.locked_until == START + timedelta(minutes=20)
+    assert [row.login for row in audit_rows("account.locked")] == ["jdupont"]
+
+
+def test_right_password_during_the_lock_gets_the_lock_message(client, make_user, audit_rows):
+    make_user()
+    for _ in range(3):
+        attempt(client, "jdupont", WRONG)
+    response = login(client, "jdupont", STRONG_PASSWORD)
+    assert response.status_code == 200
+    assert MSG_LOCKED in page_text(response)
+    assert client.get("/").status_code == 303  # no session
+    assert audit_rows("login.failure")[-1].details == {"reason": "locked"}
+    assert audit_rows("login.success") == []
+
+
+def test_lock_lifts_after_twenty_minutes_and_the_counter_starts_again(client, make_user):
+    user = make_user()
+    with time_machine.travel(START, tick=False):
+        for _ in range(3):
+            attempt(client, "jdupont", WRONG)
+    with time_machine.travel(START + timedelta(minutes=19, seconds=59), tick=False):
+        assert attempt(client, "jdupont", STRONG_PASSWORD) == "locked"
+    with time_machine.travel(START + timedelta(minutes=20, seconds=1), tick=False):
+        assert attempt(client, "jdupont", WRONG) == "invalid"
+        assert reload(user).failed_attempts == 1
+        assert attempt(client, "jdupont", STRONG_PASSWORD) == "success"
+    user = reload(user)
+    assert user.failed_attempts == 0
+    assert user.locked_until is None
+
+
+def test_a_success_resets_the_counter(client, make_user):
+    user = make_user()
+    assert [attempt(client, "jdupont", WRONG) for _ in range(2)] == ["invalid"] * 2
+    assert attempt(client, "jdupont", STRONG_PASSWORD) == "success"
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/logout").text)})
+    assert [attempt(client, "jdupont", WRONG) for _ in range(2)] == ["invalid"] * 2
+    user = reload(user)
+    assert user.failed_attempts == 2
+    assert user.locked_until is None
+    assert attempt(client, "jdupont", STRONG_PASSWORD) == "success"
+
+
+def test_unknown_identifiers_lock_the_same_way(client, make_user, audit_rows):
+    make_user()
+    outcomes = [attempt(client, "inconnu", WRONG) for _ in range(4)]
+    assert outcomes == ["invalid", "invalid", "invalid", "locked"]
+    [row] = throttle_rows()
+    assert row.failed_attempts == 3
+    assert row.locked_until is not None
+    assert "inconnu" not in row.key_hash  # keyed hash, not the identifier typed
+    assert db.session.execute(select(User.login)).scalars().all() == ["jdupont"]
+    assert [row.login for row in audit_rows("account.locked")] == ["inconnu"]
+
+
+def _comparable(response, identifier: str) -> str:
+    """The page without what legitimately differs: CSRF token and the identifier typed."""
+    text = response.get_data(as_text=True)
+    text = re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "CSRF", text)
+    return text.replace(identifier, "IDENTIFIER")
+
+
+def test_unknown_identifier_and_wrong_password_give_the_same_page(client, make_user):
+    make_user()
+    pages = {}
+    for identifier in ("jdupont", "inconnu-42"):
+        responses = [login(client, identifier, WRONG) for _ in range(4)]
+        pages[identifier] = [(r.status_code, _comparable(r, identifier)) for r in responses]
+    assert pages["jdupont"] == pages["inconnu-42"]
+    assert MSG_INVALID in html.unescape(pages["jdupont"][0][1])
+    assert MSG_LOCKED in html.unescape(pages["jdupont"][3][1])
+
+
+def test_identifier_variants_and_addresses_feed_one_counter(client, make_user):
+    user = make_user()
+    variants = ["JDupont", "  jdupont ", "\uff2a\uff24\uff35\uff30\uff2f\uff2e\uff34"]  # fullwidth
+    for n, variant in enumerate(variants):
+        outcome = attempt(client, variant, WRONG, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"},
+                          headers={"X-Forwarded-For": f"192.0.2.{n}"})
+        assert outcome == "invalid"
+    assert reload(user).failed_attempts == 3
+    assert attempt(client, "JDUPONT", STRONG_PASSWORD) == "locked"
+    assert throttle_rows() == []
+
+
+# --- concurrent attempts against a real threaded server (SPEC 5, LOGIN-04/05) ------------
+
+
+class Browser:
+    """One person's browser: a cookie jar holding the login page's CSRF token."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.http = requests.Session()
+        self.token = csrf_token(self.http.get(f"{base_url}/login", timeout=30).text)
+
+    def login(self, identifier: str, password: str) -> str:
+        response = self.http.post(
+            f"{self.base_url}/login", allow_redirects=False, timeout=60,
+            data={"csrf_token": self.token, "identifier": identifier, "password": password},
+        )
+        self.http.close()
+        if response.status_code == 303:
+            return "success"
+        text = page_text(response)
+        return "locked" if MSG_LOCKED in text else "invalid" if MSG_INVALID in text else text
+
+
+def browsers(live_server, count: int) -> list[Browser]:
+    # The test's own reads hold SQLite's write lock until their transaction ends.
+    db.session.commit()
+    return [Browser(live_server.url) for _ in range(count)]
+
+
+def test_twenty_concurrent_wrong_passwords_never_check_more_than_three(
+    live_server, make_user, audit_rows, mailbox
+):
+    user = make_user()
+    racers = browsers(live_server, 20)
+    outcomes = run_concurrently(20, lambda i: racers[i].login("jdupont", WRONG))
+    assert sorted(set(outcomes)) == ["invalid", "locked"]
+    assert outcomes.count("invalid") == 3
+    user = reload(user)
+    assert user.failed_attempts <= 3
+    assert user.locked_until is not None
+    assert credential_checks(audit_rows, "jdupont") == 3
+    assert len(audit_rows("account.locked")) == 1
+    assert len(mailbox.to("jdupont@example.test")) == 1
+    [late] = browsers(live_server, 1)
+    assert late.login("jdupont", STRONG_PASSWORD) == "locked"
+
+
+def test_one_right_password_among_twenty_concurrent_attempts_is_checked_at_most_once(
+    live_server, make_user, audit_rows
+):
+    make_user()
+    for early in browsers(live_server, 2):
+        assert early.login("jdupont", WRONG) == "invalid"
+    racers = browsers(live_server, 20)
+    outcomes = run_concurrently(
+        20, lambda i: racers[i].login("jdupont", STRONG_PASSWORD if i == 7 else WRONG)
+    )
+    assert outcomes.count("success") <= 1
+    assert set(outcomes) <= {"success", "invalid", "locked"}
+    # Two sequential failures left one slot before the lock: one check, whoever won it.
+    assert credential_checks(audit_rows, "jdupont") == 3
