@@ -72,6 +72,27 @@ def find_user(identifier: str) -> User | None:
     return db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """The secrets of an account, read before the commit so that the slow checks
+    run outside any transaction (SQLite's single writer stays free meanwhile)."""
+
+    is_active: bool
+    password_hash: str | None
+    provisional_hash: str | None
+    provisional_expires_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User | None) -> _Stored | None:
+        if user is None:
+            return None
+        return cls(user.is_active, user.password_hash, user.provisional_hash,
+                   user.provisional_expires_at)
+
+    def provisional_valid(self, now: datetime) -> bool:
+        return self.provisional_expires_at is None or self.provisional_expires_at > now
+
+
 def authenticate(identifier: str, password: str, now: datetime) -> Authenticated:
     """Check a login attempt; commits the reservation before the hash check."""
     config = current_app.config
@@ -83,23 +104,20 @@ def authenticate(identifier: str, password: str, now: datetime) -> Authenticated
     rank = lockout.reserve_attempt(
         user, throttle_key, now, config["IDP_LOCKOUT_THRESHOLD"], config["IDP_LOCKOUT_MINUTES"]
     )
-    if rank is None:
-        if _provisional_opens_lock(user, password, now):
-            # SPEC 1.2: a reset's provisional password works even while locked.
-            lockout.clear_attempts(user, throttle_key)
-            first_connection = user.password_hash is None
-            _consume_provisional(user, now)
-            return Authenticated(user, "provisional", first_connection)
-        audit.record("login.failure", outcome="failure", user=user, login=login, reason="locked")
-        db.session.commit()
-        raise AccountLocked()
+    stored = _Stored.of(user)
     # Visible to every other process before the slow check (SPEC 5).
     db.session.commit()
-    matched = _check_password(user, password, now)
+    if rank is None:
+        return _while_locked(user, stored, login, throttle_key, password, now)
+    matched = _check_password(stored, password, now)
     if matched is None:
         _register_failure(user, login, rank, config["IDP_LOCKOUT_THRESHOLD"])
         raise InvalidCredentials()
+    rehashed = (passwords.hash_password(password) if matched == "password"
+                and passwords.needs_rehash(stored.password_hash) else None)
     lockout.clear_attempts(user, throttle_key)
+    if rehashed:
+        user.password_hash = rehashed
     if matched == "provisional-expired":
         audit.record("login.failure", outcome="failure", user=user, reason="provisional_expired")
         db.session.commit()
@@ -109,6 +127,20 @@ def authenticate(identifier: str, password: str, now: datetime) -> Authenticated
     if matched == "provisional":
         _consume_provisional(user, now)
     return Authenticated(user, reason, first_connection)
+
+
+def _while_locked(user, stored, login, throttle_key, password, now) -> Authenticated:
+    """During a lock only a reset's provisional password opens the account (SPEC 1.2)."""
+    if (stored is not None and stored.is_active and stored.provisional_hash
+            and stored.provisional_valid(now)
+            and passwords.verify_password(stored.provisional_hash, password)):
+        lockout.clear_attempts(user, throttle_key)
+        first_connection = user.password_hash is None
+        _consume_provisional(user, now)
+        return Authenticated(user, "provisional", first_connection)
+    audit.record("login.failure", outcome="failure", user=user, login=login, reason="locked")
+    db.session.commit()
+    raise AccountLocked()
 
 
 def _consume_provisional(user: User, now: datetime) -> None:
@@ -128,28 +160,20 @@ def _consume_provisional(user: User, now: datetime) -> None:
         hook(user, now)
 
 
-def _provisional_opens_lock(user: User | None, password: str, now: datetime) -> bool:
-    return (
-        user is not None and user.is_active and user.provisional_hash is not None
-        and user.provisional_expires_at is not None and user.provisional_expires_at > now
-        and passwords.verify_password(user.provisional_hash, password)
-    )
+def _check_password(stored: _Stored | None, password: str, now: datetime) -> str | None:
+    """Which secret matched: "password", "provisional", "provisional-expired" or None.
 
-
-def _check_password(user: User | None, password: str, now: datetime) -> str | None:
-    """Which secret matched: "password", "provisional", "provisional-expired" or None."""
-    if user is None or not user.is_active:
+    Exactly one argon2 verification for unknown, deactivated and known accounts
+    alike (LOGIN-02), two only when a provisional password is outstanding.
+    """
+    if stored is None or not stored.is_active:
         passwords.dummy_verify()
         return None
-    if user.password_hash and passwords.verify_password(user.password_hash, password):
-        if passwords.needs_rehash(user.password_hash):
-            user.password_hash = passwords.hash_password(password)
+    if stored.password_hash and passwords.verify_password(stored.password_hash, password):
         return "password"
-    if user.provisional_hash and passwords.verify_password(user.provisional_hash, password):
-        if user.provisional_expires_at is not None and user.provisional_expires_at <= now:
-            return "provisional-expired"
-        return "provisional"
-    if not user.password_hash and not user.provisional_hash:
+    if stored.provisional_hash and passwords.verify_password(stored.provisional_hash, password):
+        return "provisional" if stored.provisional_valid(now) else "provisional-expired"
+    if not stored.password_hash and not stored.provisional_hash:
         passwords.dummy_verify()
     return None
 
