@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp.extensions import db
 
 
 def _page_globals() -> dict:
@@ -29,3 +33,13 @@ def init_app(app: Flask) -> None:
     def healthz():
         """Process alive."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        """Database reachable (SPEC 5)."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            db.session.rollback()
+            return {"status": "unavailable"}, 503
+        return {"status": "ready"}

@@ -95,7 +95,7 @@ def mailbox(smtp_server) -> Mailbox:
 # --- the application -----------------------------------------------------------------
 
 
-def test_environ(database_url: str, smtp_port: int | None, **extra) -> dict:
+def environ_for(database_url: str, smtp_port: int | None, **extra) -> dict:
     environ = {
         "IDP_ENV": "testing",
         "IDP_DATABASE_URL": database_url,
@@ -116,7 +116,7 @@ def template_database(tmp_path_factory):
     from flask_migrate import upgrade
 
     path = tmp_path_factory.mktemp("template") / "idp.sqlite3"
-    app = create_app(TEST_OVERRIDES, environ=test_environ(f"sqlite:///{path}", None))
+    app = create_app(TEST_OVERRIDES, environ=environ_for(f"sqlite:///{path}", None))
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -133,7 +133,7 @@ def database_url(template_database, tmp_path) -> str:
 @pytest.fixture
 def app_environ(database_url, smtp_server) -> dict:
     """Environment of the app under test; tests may add IDP_* variables before ``app``."""
-    return test_environ(database_url, smtp_server.port)
+    return environ_for(database_url, smtp_server.port)
 
 
 class IsolatedClient(FlaskClient):

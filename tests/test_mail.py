@@ -16,7 +16,7 @@ from idp import mail
 from idp.extensions import db
 from tests.cli.conftest import assert_one_line_refusal
 from tests.conftest import free_port
-from tests.conftest import test_environ as environ_for
+from tests.conftest import environ_for as environ_for
 
 CREATE = ["users", "create", "mmartin", "--email", "marie.martin@example.test",
           "--given-name", "Marie", "--family-name", "Martin", "--habilitation", "bonuseco"]

@@ -27,7 +27,7 @@ from idp.extensions import db
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import free_port
-from tests.conftest import test_environ
+from tests.conftest import environ_for
 
 CALLBACK = "http://127.0.0.1:8765/callback"
 OTHER_CALLBACK = "http://127.0.0.1:8765/other"
@@ -41,7 +41,7 @@ def idp_port() -> int:
 @pytest.fixture
 def app_environ(database_url, smtp_server, idp_port) -> dict:
     # The issuer is the live server's own URL, so that discovery and tokens agree.
-    return test_environ(database_url, smtp_server.port,
+    return environ_for(database_url, smtp_server.port,
                         IDP_ISSUER=f"http://127.0.0.1:{idp_port}")
 
 

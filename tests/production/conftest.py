@@ -19,7 +19,7 @@ from idp.extensions import db
 from tests.conftest import TEST_OVERRIDES
 from tests.conftest import IsolatedClient
 from tests.conftest import LiveServer
-from tests.conftest import test_environ
+from tests.conftest import environ_for
 
 PG_ADMIN_URL = os.environ.get("IDP_TEST_PG_ADMIN", "postgresql://127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture
 def app_environ(pg_url, smtp_server):
-    return test_environ(pg_url, smtp_server.port, IDP_RATELIMIT_STORAGE_URI=REDIS_URL)
+    return environ_for(pg_url, smtp_server.port, IDP_RATELIMIT_STORAGE_URI=REDIS_URL)
 
 
 @pytest.fixture
