@@ -64,7 +64,7 @@ test-production: install-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m production tests/production
 
 lint: $(VENV)/.stamp-test
-	$(BIN)/ruff check idp tests config.py wsgi.py bench examples
+	$(BIN)/ruff check idp tests config.py wsgi.py $(wildcard bench examples)
 
 clean:
 	rm -rf $(VENV) node_modules $(STATIC_DSFR)
