@@ -15,8 +15,8 @@ from sqlalchemy.exc import OperationalError
 from idp import mail
 from idp.extensions import db
 from tests.cli.conftest import assert_one_line_refusal
-from tests.conftest import free_port
 from tests.conftest import environ_for as environ_for
+from tests.conftest import free_port
 
 CREATE = ["users", "create", "mmartin", "--email", "marie.martin@example.test",
           "--given-name", "Marie", "--family-name", "Martin", "--habilitation", "bonuseco"]

@@ -26,8 +26,8 @@ from idp.database import commit
 from idp.extensions import db
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
-from tests.conftest import free_port
 from tests.conftest import environ_for
+from tests.conftest import free_port
 
 CALLBACK = "http://127.0.0.1:8765/callback"
 OTHER_CALLBACK = "http://127.0.0.1:8765/other"
