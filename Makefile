@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 IDP_HOST ?= 127.0.0.1
 IDP_PORT ?= 5000
-DEMO_PORT ?= 5001
+IDP_ISSUER ?= http://$(IDP_HOST):$(IDP_PORT)
+# The two demo modules (examples/demo_module), on the ports `idp demo seed` registers.
+DEMO_PORT := 5001
+DEMO_PORT_2 := 5002
 DSFR := node_modules/@gouvfr/dsfr/dist
 STATIC_DSFR := idp/static/dsfr
 
@@ -52,8 +55,18 @@ run: install
 	$(BIN)/idp demo seed
 	@echo
 	@echo "BonusEco IdP : http://$(IDP_HOST):$(IDP_PORT)/login"
+	@echo "Module de démonstration : http://127.0.0.1:$(DEMO_PORT)/ (« Se connecter avec BonusEco »)"
+	@echo "Second module, connexion sans formulaire (SSO) : http://127.0.0.1:$(DEMO_PORT_2)/"
 	@echo "Mails de démonstration (fichiers .eml) : $(CURDIR)/instance/outbox/"
 	@echo
+	@# The modules run in the background and stop with the IdP (Ctrl-C).
+	@secret="$$($(BIN)/python -c 'from idp.demo import DEMO_CLIENT_SECRET as s; print(s)')"; \
+	export DEMO_ISSUER="$(IDP_ISSUER)" DEMO_CLIENT_SECRET="$$secret" IDP_ISSUER="$(IDP_ISSUER)"; \
+	DEMO_CLIENT_ID=demo-module DEMO_PORT=$(DEMO_PORT) DEMO_NAME="Module de démonstration" \
+		$(BIN)/python -m examples.demo_module & m1=$$!; \
+	DEMO_CLIENT_ID=demo-module-2 DEMO_PORT=$(DEMO_PORT_2) DEMO_NAME="Second module de démonstration" \
+		$(BIN)/python -m examples.demo_module & m2=$$!; \
+	trap 'kill $$m1 $$m2 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app wsgi run --host "$(IDP_HOST)" --port "$(IDP_PORT)"
 
 test: install-test

@@ -110,8 +110,12 @@ def begin(result, next_url: str | None, now: datetime):
     )
     db.session.add(flow)
     db.session.flush()
-    # Session renewal at login (ASVS 3.2.1): nothing from before survives.
+    # Session renewal at login (ASVS 3.2.1): nothing from before survives, but the
+    # session it replaces is remembered so that finish() ends it (prompt=login, max_age).
+    previous = session.get("sid")
     session.clear()
+    if isinstance(previous, str):
+        session["previous_sid"] = previous
     if not flow.pending_steps:
         return finish(flow, now)
     session["flow"] = token
@@ -201,7 +205,15 @@ def finish(flow: LoginFlow, now: datetime):
     )
     user.last_login_at = now
     audit.record("login.success", outcome="success", user=user, sid=row.sid)
+    _end_replaced(session.get("previous_sid"), now)
     session.clear()
     session["sid"] = token
     commit()
     return redirect(flow.next_url or url_for("auth.home"), 303)
+
+
+def _end_replaced(previous: str | None, now: datetime) -> None:
+    """The session this browser held before logging in again is over (SESS-04)."""
+    row = sessions.find_session(previous, now) if isinstance(previous, str) else None
+    if row is not None and sessions.end_session(row, now):
+        audit.record("logout", outcome="success", user=row.user, sid=row.sid, via="relogin")

@@ -1,16 +1,54 @@
 """The home page « Mes applications » of a signed-in user (SPEC 2)."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+from flask import flash
+from flask import redirect
 from flask import render_template
+from flask import session
+from flask import url_for
 from sqlalchemy import select
 
+from idp import audit
 from idp.auth import bp
 from idp.auth.current import current_session
 from idp.auth.current import login_required
 from idp.auth.forms import LogoutForm
 from idp.clock import utcnow
+from idp.database import commit
 from idp.extensions import db
+from idp.models import AuditEvent
 from idp.models import Client
+from idp.models import UserSession
+from idp.security import sessions
 from idp.security.password_change import expiry_of
+
+RECENT_CONNECTIONS = 10
+MSG_SESSION_ENDED = "La session a été fermée."
+try:
+    DISPLAY_ZONE = ZoneInfo("Europe/Paris")
+except ZoneInfoNotFoundError:  # a system without tz data shows UTC rather than failing
+    DISPLAY_ZONE = ZoneInfo("UTC")
+
+
+@dataclass
+class SessionLine:
+    """An open session as the table shows it."""
+
+    sid: str
+    opened: str
+    last_seen: str
+    ip: str
+    device: str
+    is_current: bool
+
+
+def _when(moment) -> str:
+    return moment.astimezone(DISPLAY_ZONE).strftime("%d/%m/%Y à %H:%M")
 
 
 def modules_for(user, now) -> list[Client]:
@@ -26,16 +64,56 @@ def modules_for(user, now) -> list[Client]:
     return list(db.session.execute(stmt).scalars())
 
 
+def recent_connections(user) -> list[tuple[str, str]]:
+    """(date, IP) of the user's last logins, from the audit trail."""
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.user_id == user.id, AuditEvent.event == "login.success")
+        .order_by(AuditEvent.id.desc()).limit(RECENT_CONNECTIONS)
+    )
+    return [(_when(row.created_at), row.ip or "inconnue")
+            for row in db.session.execute(stmt).scalars()]
+
+
+def open_sessions(current: UserSession, now) -> list[SessionLine]:
+    return [
+        SessionLine(row.sid, _when(row.created_at), _when(row.last_seen_at),
+                    row.ip or "inconnue", row.user_agent or "inconnu", row.id == current.id)
+        for row in sessions.live_sessions(current.user_id, now)
+    ]
+
+
 @bp.route("/")
 @login_required
 def home():
-    """List the modules the user may open."""
+    """List the modules the user may open, recent connections and open sessions."""
     now = utcnow()
-    user = current_session().user
+    current = current_session()
+    user = current.user
     return render_template(
         "auth/home/home.html",
         user=user,
         modules=modules_for(user, now),
         password_expires_at=expiry_of(user),
+        connections=recent_connections(user),
+        open_sessions=open_sessions(current, now),
         logout_form=LogoutForm(),
     )
+
+
+@bp.post("/sessions/<sid>/end")
+@login_required
+def end_session(sid: str):
+    """End one of the user's own sessions (CSRF checked); back-channel logout follows."""
+    LogoutForm().validate_on_submit()  # CSRFProtect already refused a bad token
+    now = utcnow()
+    current = current_session()
+    row = next((r for r in sessions.live_sessions(current.user_id, now) if r.sid == sid), None)
+    if row is not None and sessions.end_session(row, now):
+        audit.record("logout", outcome="success", user=row.user, sid=row.sid, via="home")
+        commit()
+    if row is not None and row.id == current.id:
+        session.clear()
+        return render_template("auth/logout/done.html")
+    flash(MSG_SESSION_ENDED, "success")
+    return redirect(url_for("auth.home"), 303)

@@ -85,6 +85,10 @@ def discovery():
         "jwks_uri": endpoint_url(issuer, "jwks"),
         "revocation_endpoint": endpoint_url(issuer, "revocation"),
         "introspection_endpoint": endpoint_url(issuer, "introspection"),
+        # RP-Initiated Logout 1.0 2.1; Back-Channel Logout 1.0 2.1 (logout tokens carry sid).
+        "end_session_endpoint": endpoint_url(issuer, "end_session"),
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "scopes_supported": list(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

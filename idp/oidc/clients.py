@@ -39,10 +39,11 @@ class OAuthClient(ClientMixin):
 
     @property
     def client_metadata(self) -> dict:
-        """OIDC Registration 2 names read by Authlib's userinfo endpoint."""
+        """OIDC Registration 2 names read by Authlib's userinfo and end session endpoints."""
+        metadata = {"post_logout_redirect_uris": list(self.row.post_logout_redirect_uris or [])}
         if self.row.userinfo_signed:
-            return {"userinfo_signed_response_alg": self.id_token_signed_response_alg}
-        return {}
+            metadata["userinfo_signed_response_alg"] = self.id_token_signed_response_alg
+        return metadata
 
     def get_client_id(self) -> str:
         return self.row.client_id

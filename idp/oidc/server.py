@@ -35,11 +35,14 @@ class IssuerParameter(_IssuerParameter):
 def endpoint_url(issuer: str, name: str) -> str:
     """Endpoints hang under the configured issuer, never under the request's Host."""
     paths = {"authorization": "/authorize", "token": "/token", "userinfo": "/userinfo",
-             "jwks": "/jwks", "revocation": "/revoke", "introspection": "/introspect"}
+             "jwks": "/jwks", "revocation": "/revoke", "introspection": "/introspect",
+             "end_session": "/end-session"}
     return issuer + paths[name]
 
 
 def build_server(app: Flask) -> AuthorizationServer:
+    from idp.oidc.logout import EndSessionEndpoint
+
     issuer = app.config["IDP_ISSUER"]
     server = AuthorizationServer(query_client=clients.query_client, save_token=tokens.save_token)
     server.init_app(app)
@@ -54,6 +57,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
+    server.register_endpoint(EndSessionEndpoint)
     protector = ResourceProtector()
     protector.register_token_validator(tokens.AccessTokenValidator(issuer))
     server.register_endpoint(UserInfoEndpoint(resource_protector=protector))
@@ -75,9 +79,12 @@ def init_app(app: Flask) -> None:
     """Build the server for ``app`` and register the OIDC pages and API."""
     from idp.extensions import csrf
     from idp.oidc import api
+    from idp.oidc import backchannel
+    from idp.oidc import logout  # noqa: F401 (adds the end-session pages to views.bp)
     from idp.oidc import views
 
     app.extensions[EXTENSION_KEY] = build_server(app)
+    backchannel.init_app(app)
     app.register_blueprint(views.bp)
     # Client authentication protects the API; no cookie, no CSRF token (SPEC 4).
     csrf.exempt(api.bp)

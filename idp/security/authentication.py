@@ -35,11 +35,6 @@ MSG_PROVISIONAL_EXPIRED = (
 )
 
 
-# Called when a provisional password is first used: the OIDC provider adds the
-# revocation of the user's refresh tokens here (a list, to avoid an import cycle).
-PROVISIONAL_USED_HOOKS: list = []
-
-
 class LoginRefused(Exception):
     message = MSG_INVALID
 
@@ -154,10 +149,9 @@ def _consume_provisional(user: User, now: datetime) -> None:
     user.password_hash = None
     user.provisional_expires_at = now
     ended = sessions.end_all_sessions(user.id, now)
+    # Ending the sessions also revokes their refresh tokens (sessions.SESSION_ENDED_HOOKS).
     audit.record("password.provisional_used", outcome="success", user=user,
                  sessions_ended=len(ended))
-    for hook in PROVISIONAL_USED_HOOKS:
-        hook(user, now)
 
 
 def _check_password(stored: _Stored | None, password: str, now: datetime) -> str | None:

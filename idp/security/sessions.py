@@ -22,6 +22,17 @@ from idp.security.keyed_hash import token_hash
 # Refresh last_seen_at at most this often, to keep reads from writing.
 TOUCH_INTERVAL = timedelta(seconds=60)
 
+# Called as hook(rows, now) in the transaction that ends sessions, whoever ends
+# them: the OIDC provider revokes their refresh tokens and sends back-channel
+# logouts (RT-05, PWD-10; Back-Channel Logout 1.0). A list, to avoid an import cycle.
+SESSION_ENDED_HOOKS: list = []
+
+
+def _ended(rows: list[UserSession], now: datetime) -> None:
+    if rows:
+        for hook in SESSION_ENDED_HOOKS:
+            hook(rows, now)
+
 
 def open_session(user, auth_time: datetime, amr: list[str], now: datetime,
                  ip: str | None, user_agent: str | None) -> tuple[str, UserSession]:
@@ -75,7 +86,10 @@ def end_session(row: UserSession, now: datetime) -> bool:
         .where(UserSession.id == row.id, UserSession.ended_at.is_(None))
         .values(ended_at=now)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    _ended([row], now)
+    return True
 
 
 def end_all_sessions(user_id: int, now: datetime, keep_id: int | None = None) -> list[str]:
@@ -85,6 +99,7 @@ def end_all_sessions(user_id: int, now: datetime, keep_id: int | None = None) ->
     ended = [row for row in rows if row.id != keep_id]
     for row in ended:
         row.ended_at = now
+    _ended(ended, now)
     return [row.sid for row in ended]
 
 

@@ -1,0 +1,147 @@
+"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) on Authlib's endpoint.
+
+Authlib's ``EndSessionEndpoint`` checks the ``id_token_hint`` signature (any
+exp: 2, "an expired ID Token of a recent session"), the client and the exact
+``post_logout_redirect_uri`` (3), and adds ``state``. We add what it leaves to
+us: the issuer of the hint, how recent is "recent", which session to end, and
+the pages. Without a valid hint, or for a hint about another user than the
+browser's, the person confirms with a CSRF-protected form and is never sent
+off-site (6, checklist LOGOUT-02 to LOGOUT-04). Ending the session goes through
+``idp.security.sessions``: tokens revoked, modules told by back-channel.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
+from flask import current_app
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_wtf import FlaskForm
+
+from idp import audit
+from idp.auth.current import current_session
+from idp.clock import utcnow
+from idp.database import commit
+from idp.extensions import csrf
+from idp.oidc import keys
+from idp.oidc.server import current_server
+from idp.oidc.views import bp
+from idp.security import sessions
+
+MAX_HINT_LENGTH = 8000
+
+
+class EndSessionEndpoint(_EndSessionEndpoint):
+    def get_server_jwks(self):
+        # Active and retained keys: a hint stays valid across a rotation (OIDC Core 10.1.1).
+        return keys.verification_keyset(utcnow())
+
+    def get_algorithms(self) -> list[str]:
+        # What we sign with, nothing else: "none" and HS* can never verify (LOGOUT-03).
+        return list(keys.ALGORITHMS)
+
+    def validate_request(self, request):
+        hint = request.payload.data.get("id_token_hint")
+        if hint is not None and (not isinstance(hint, str) or len(hint) > MAX_HINT_LENGTH):
+            raise InvalidRequestError("Invalid 'id_token_hint'.")
+        try:
+            validated = super().validate_request(request)
+        except (ValueError, TypeError, KeyError):
+            raise InvalidRequestError("Invalid 'id_token_hint'.") from None
+        claims = validated.id_token_claims
+        if claims is not None and not _is_ours_and_recent(claims):
+            raise InvalidRequestError("The 'id_token_hint' was not issued here recently.")
+        if claims is not None and request.payload.data.get("post_logout_redirect_uri") \
+                and validated.redirect_uri is None:
+            # 3: not exactly registered for the hint's client: an error, shown (4).
+            raise InvalidRequestError("The 'post_logout_redirect_uri' is not registered.")
+        return validated
+
+    def end_session(self, end_session_request) -> None:
+        end_browser_session(end_session_request.client)
+
+
+def _is_ours_and_recent(claims: dict) -> bool:
+    """2: "validate that it was the issuer"; recent = within the longest session."""
+    if claims.get("iss") != current_app.config["IDP_ISSUER"]:
+        return False
+    iat = claims.get("iat")
+    if not isinstance(iat, int) or not isinstance(claims.get("sub"), str):
+        return False
+    oldest = utcnow() - timedelta(hours=current_app.config["IDP_SESSION_MAX_HOURS"])
+    return iat >= oldest.timestamp()
+
+
+def end_browser_session(client=None) -> None:
+    """End this browser's SSO session server side (SESS-05) and forget its cookie."""
+    row = current_session()
+    if row is not None and sessions.end_session(row, utcnow()):
+        audit.record("logout", outcome="success", user=row.user, sid=row.sid,
+                     client_id=client.client_id if client is not None else None,
+                     via="end_session")
+    session.clear()
+
+
+class EndSessionForm(FlaskForm):
+    """A button only: the CSRF token makes a logout without a valid hint deliberate."""
+
+
+def _validated():
+    """Authlib's validation of the request; (request, None) or (None, error)."""
+    try:
+        return current_server().validate_endpoint_request("end_session"), None
+    except OAuth2Error as error:
+        return None, error
+
+
+def _needs_confirmation(validated) -> bool:
+    """RP-Initiated Logout 6: confirm unless a valid hint names this browser's user."""
+    if validated is None or validated.needs_confirmation:
+        return True
+    row = current_session()
+    return row is not None and row.user.subject != validated.id_token_claims.get("sub")
+
+
+def _finish(validated):
+    """Log out, then back to the module when everything checked out, else our page."""
+    if validated is None:
+        end_browser_session()
+        response = None
+    else:
+        response = current_server().create_endpoint_response("end_session", validated)
+    commit()  # back-channel logout tokens leave after this commit
+    return response or render_template("auth/logout/done.html")
+
+
+@bp.route("/end-session", methods=["GET", "POST"])
+@csrf.exempt
+def end_session():
+    """End session endpoint (RP-Initiated Logout 1.0 2): GET or form POST from a module."""
+    validated, error = _validated()
+    if not _needs_confirmation(validated):
+        return _finish(validated)
+    if current_session() is None:
+        # Nothing to end here; never a redirect without a valid hint (LOGOUT-04).
+        session.pop("sid", None)
+        return render_template("auth/logout/done.html")
+    query = urlencode(list(request.values.items(multi=True)))
+    return render_template(
+        "oidc/logout/confirm.html", form=EndSessionForm(), is_refused=error is not None,
+        client=validated.client.row if validated and validated.client else None,
+        action=f"{url_for('oidc.end_session_confirm')}?{query}",
+    )
+
+
+@bp.post("/end-session/confirm")
+def end_session_confirm():
+    """The confirmation page's answer (CSRF checked by CSRFProtect)."""
+    EndSessionForm().validate_on_submit()
+    validated, _error = _validated()
+    return _finish(validated)
