@@ -172,6 +172,9 @@ _user_action("resend-welcome", services.resend_welcome,
              "Mails de bienvenue renvoyés à {login}.", "Resend the welcome mails.")
 _user_action("end-sessions", services.end_sessions,
              "Sessions de {login} fermées.", "End every session of the account.")
+_user_action("clear-secrets", services.clear_secrets,
+             "Question secrète de {login} effacée ; elle sera demandée à la prochaine connexion.",
+             "Clear the secret question (asked again at next login).")
 
 
 @users.command("grant")

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.extensions import db
+from idp.extensions import limiter
 
 
 def _page_globals() -> dict:
@@ -24,9 +25,11 @@ def init_app(app: Flask) -> None:
     if hops:
         # Only the configured number of trusted proxies is believed (LOGIN-09).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
+    from idp.assistance.views import bp as assistance_bp
     from idp.auth import bp as auth_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(assistance_bp)
     app.context_processor(_page_globals)
 
     @app.get("/healthz")
@@ -36,10 +39,30 @@ def init_app(app: Flask) -> None:
 
     @app.get("/readyz")
     def readyz():
-        """Database reachable (SPEC 5)."""
+        """Database and rate-limit store reachable (SPEC 5); 503 names which is not."""
+        checks = {"database": _database_ok(), "ratelimit": _ratelimit_ok()}
+        ready = all(checks.values())
+        body = {"status": "ready" if ready else "unavailable",
+                "checks": {name: "ok" if ok else "down" for name, ok in checks.items()}}
+        return body, 200 if ready else 503
+
+
+def _database_ok() -> bool:
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    except SQLAlchemyError:
         try:
-            db.session.execute(text("SELECT 1"))
-        except SQLAlchemyError:
             db.session.rollback()
-            return {"status": "unavailable"}, 503
-        return {"status": "ready"}
+        except SQLAlchemyError:
+            db.session.remove()
+        return False
+    return True
+
+
+def _ratelimit_ok() -> bool:
+    """The limiter's store answers (memory:// always does; Redis must answer a PING)."""
+    try:
+        return bool(limiter.storage.check())
+    except Exception:  # noqa: BLE001 (any failure of the store means not ready)
+        return False

@@ -1,4 +1,8 @@
-"""Shared fixtures: app, client, runner, a real SMTP server, users, a login helper."""
+"""Shared fixtures: app, client, runner, a real SMTP server, users, a login helper.
+
+The database is SQLite by default, PostgreSQL and Redis when IDP_TEST_DATABASE_URL
+and IDP_TEST_REDIS_URL are set (tests/backends.py, ``make test-postgresql``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import email
 import email.policy
 import html
 import re
+import secrets
 import shutil
 import socket
 import threading
@@ -28,6 +33,7 @@ from idp.models import AuditEvent
 from idp.models import User
 from idp.security import passwords
 from idp.security.secrets import normalise_answer
+from tests import backends
 
 STRONG_PASSWORD = "Girafe-Parapluie-Ocean-93"
 OTHER_STRONG_PASSWORD = "Cerf-Volant-Bibliotheque-58"
@@ -103,11 +109,37 @@ def environ_for(database_url: str, smtp_port: int | None, **extra) -> dict:
         "IDP_MAIL_SERVER": "127.0.0.1" if smtp_port else "",
         "IDP_MAIL_PORT": str(smtp_port or 25),
     }
+    if backends.TEST_REDIS_URL:
+        environ["IDP_RATELIMIT_STORAGE_URI"] = backends.TEST_REDIS_URL
     environ.update(extra)
     return environ
 
 
 TEST_OVERRIDES = {"PASSWORD_HASH_PROFILE": "owasp-minimum", "WTF_CSRF_ENABLED": True}
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, tests about SQLite itself are skipped, saying why (tests/backends.py)."""
+    if not backends.ON_POSTGRESQL:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.kwargs.get("reason", "SQLite-specific")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+@pytest.fixture(autouse=True)
+def _ratelimit_key_prefix(monkeypatch):
+    """Each test counts its rate limits apart (a shared Redis keeps them for minutes).
+
+    The limiter is one module-level object and keeps the key prefix of the first
+    app it was bound to (Flask-Limiter's init_app), so the prefix is set on it.
+    """
+    if backends.TEST_REDIS_URL:
+        from idp.extensions import limiter
+
+        monkeypatch.setattr(limiter, "_key_prefix", f"idp-test-{secrets.token_hex(4)}")
 
 
 @pytest.fixture(scope="session")
@@ -123,10 +155,32 @@ def template_database(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def postgresql_database():
+    """One migrated PostgreSQL database for the session (IDP_TEST_DATABASE_URL)."""
+    from flask_migrate import upgrade
+
+    name = backends.create_database(backends.TEST_DATABASE_URL)
+    url = backends.sqlalchemy_url(backends.TEST_DATABASE_URL, name)
+    app = create_app(TEST_OVERRIDES, environ=environ_for(url, None))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    database = backends.ResettableDatabase(backends.TEST_DATABASE_URL, name)
+    yield database
+    database.close()
+    backends.drop_database(backends.TEST_DATABASE_URL, name)
+
+
 @pytest.fixture
-def database_url(template_database, tmp_path) -> str:
+def database_url(request, tmp_path) -> str:
+    """A freshly migrated database: a SQLite file, or PostgreSQL when configured."""
+    if backends.ON_POSTGRESQL:
+        database = request.getfixturevalue("postgresql_database")
+        database.reset()
+        return database.url
     path = tmp_path / "idp.sqlite3"
-    shutil.copy(template_database, path)
+    shutil.copy(request.getfixturevalue("template_database"), path)
     return f"sqlite:///{path}"
 
 
@@ -252,9 +306,9 @@ def reload(user: User) -> User:
 
 
 class LiveServer:
-    def __init__(self, app):
+    def __init__(self, app, port: int | None = None):
         self.app = app
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = make_server("127.0.0.1", self.port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -1,19 +1,65 @@
-"""Probes for the orchestrator (SPEC 5)."""
+"""Probes for the orchestrator and the fail-closed pages (SPEC 5, REL-01)."""
+
+import pytest
 
 from idp import create_app
+from idp.extensions import db
 from tests.conftest import TEST_OVERRIDES
 from tests.conftest import environ_for
+from tests.conftest import free_port
+from tests.conftest import page_text
 
 
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
-    assert client.get("/readyz").get_json() == {"status": "ready"}
+    assert client.get("/readyz").get_json() == {
+        "status": "ready", "checks": {"database": "ok", "ratelimit": "ok"}}
 
 
-def test_readyz_reports_an_unreachable_database(tmp_path):
+@pytest.fixture
+def broken_database_app(tmp_path):
     missing = tmp_path / "no" / "such" / "dir" / "idp.sqlite3"
-    app = create_app(dict(TEST_OVERRIDES), environ=environ_for(f"sqlite:///{missing}", None))
-    response = app.test_client().get("/readyz")
+    return create_app(dict(TEST_OVERRIDES), environ=environ_for(f"sqlite:///{missing}", None))
+
+
+def test_readyz_reports_an_unreachable_database(broken_database_app):
+    response = broken_database_app.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "unavailable"}
-    assert app.test_client().get("/healthz").status_code == 200
+    assert response.get_json() == {
+        "status": "unavailable", "checks": {"database": "down", "ratelimit": "ok"}}
+    assert broken_database_app.test_client().get("/healthz").status_code == 200
+
+
+def test_an_unreachable_database_gives_the_french_503_page(broken_database_app):
+    client = broken_database_app.test_client()
+    broken_database_app.config["WTF_CSRF_ENABLED"] = False
+    response = client.post("/login", data={"identifier": "jdupont", "password": "x" * 12})
+    assert response.status_code == 503
+    assert "Service indisponible" in page_text(response)
+    assert "Retry-After" in response.headers
+    assert "Traceback" not in response.text
+    assert "sqlite" not in response.text.lower()
+
+
+@pytest.fixture
+def redis_down_app(app_environ):
+    # A Redis that does not answer: nothing listens on this loopback port.
+    app_environ["IDP_RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(dict(TEST_OVERRIDES, WTF_CSRF_ENABLED=False), environ=app_environ)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_readyz_reports_an_unreachable_rate_limit_store(redis_down_app):
+    response = redis_down_app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"] == {"database": "ok", "ratelimit": "down"}
+
+
+def test_login_is_refused_not_unlimited_without_the_rate_limit_store(redis_down_app):
+    response = redis_down_app.test_client().post(
+        "/login", data={"identifier": "jdupont", "password": "x" * 12})
+    assert response.status_code == 503
+    assert "Service indisponible" in page_text(response)

@@ -11,6 +11,9 @@ from idp.security.identifiers import normalise_login
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 NAME_RE = re.compile(r"^[^\x00-\x1f<>]{1,100}$")
+# Actors of the command line and of the demo seeding: an account by these names
+# would be taken for them in the audit trail (its « actor » column).
+RESERVED_LOGINS = ("cli", "demo")
 
 
 class InvalidInput(Exception):
@@ -23,6 +26,8 @@ def check_login(raw: str) -> str:
         raise InvalidInput(
             f"identifiant invalide « {raw[:64]} » : 2 à 64 caractères parmi a-z, 0-9, . _ -"
         )
+    if login in RESERVED_LOGINS:
+        raise InvalidInput(f"l'identifiant « {login} » est réservé")
     return login
 
 

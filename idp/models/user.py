@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
+from sqlalchemy import event
+from sqlalchemy import inspect
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -20,6 +23,31 @@ from idp.models.types import UTCDateTime
 def new_subject() -> str:
     """A stable opaque identifier for the OIDC ``sub`` claim (never the login)."""
     return secrets.token_urlsafe(24)
+
+
+def search_key(*parts: str | None) -> str:
+    """Lower-case, accent-free, single-spaced text: what the console's prefix search compares.
+
+    « Lefèvre  Zoé » and « lefevre zoe » give the same key, so an operator finds
+    an account however the caller spells it (issue 6).
+    """
+    text = unicodedata.normalize("NFKD", " ".join(part for part in parts if part))
+    bare = "".join(char for char in text if not unicodedata.combining(char))
+    return " ".join(bare.casefold().split())
+
+
+# Room for the keys; NFKD and case folding may lengthen a name (« ß » -> « ss »).
+KEY_LENGTHS = {"family_name": 201, "email": 254}
+
+
+def _key_default(*columns: str):
+    """Column default for Core inserts (bulk seeding), which skip the ORM hooks below."""
+
+    def default(context) -> str:
+        row = context.get_current_parameters()
+        return search_key(*(row.get(column) for column in columns))[:KEY_LENGTHS[columns[0]]]
+
+    return default
 
 
 class User(db.Model):
@@ -67,6 +95,13 @@ class User(db.Model):
     # (15, 7, 1), so that `idp notify-expiring` never sends one twice.
     expiry_reminder_days: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # search_key(family_name, given_name) and search_key(email): indexed so that the
+    # Assistance console's prefix search stays fast on 100,000 accounts (issue 6).
+    name_key: Mapped[str] = mapped_column(
+        String(KEY_LENGTHS["family_name"]), index=True,
+        default=_key_default("family_name", "given_name"))
+    email_key: Mapped[str] = mapped_column(
+        String(KEY_LENGTHS["email"]), index=True, default=_key_default("email"))
 
     grants: Mapped[list[HabilitationGrant]] = relationship(  # noqa: F821
         back_populates="user", cascade="all, delete-orphan",
@@ -83,6 +118,20 @@ class User(db.Model):
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
+
+
+@event.listens_for(User, "before_insert")
+def _set_search_keys(_mapper, _connection, user: User) -> None:
+    user.name_key = search_key(user.family_name, user.given_name)[:KEY_LENGTHS["family_name"]]
+    user.email_key = search_key(user.email)[:KEY_LENGTHS["email"]]
+
+
+@event.listens_for(User, "before_update")
+def _refresh_search_keys(_mapper, _connection, user: User) -> None:
+    """Keep the keys in step when the name or the email change (and only then: no reload)."""
+    attrs = inspect(user).attrs
+    if any(attrs[name].history.has_changes() for name in ("family_name", "given_name", "email")):
+        _set_search_keys(_mapper, _connection, user)
 
 
 class PasswordHistory(db.Model):

@@ -1,7 +1,15 @@
-"""Playwright driving Debian's Chromium (``make test`` installs it)."""
+"""Playwright driving Debian's Chromium (``make test`` installs it), the IdP on a live
+server whose issuer is its own URL, and the demo modules of ``examples/``."""
 
 import pytest
 from playwright.sync_api import sync_playwright
+
+from examples.demo_module import create_app as create_demo
+from idp.assistance.clients import NewClient
+from idp.assistance.clients import create_client
+from idp.database import commit
+from tests.conftest import LiveServer
+from tests.conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps calling Google's
@@ -36,6 +44,44 @@ CAPTCHA_TEXT = "KM7RT4"
 
 
 @pytest.fixture
-def app_environ(app_environ):
+def idp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def app_environ(app_environ, idp_port):
+    # The issuer is the live server's own URL, so that discovery and tokens agree.
+    app_environ["IDP_ISSUER"] = f"http://127.0.0.1:{idp_port}"
     app_environ["IDP_CAPTCHA_FIXED_TEXT"] = CAPTCHA_TEXT
     return app_environ
+
+
+@pytest.fixture
+def live_server(app, idp_port):
+    server = LiveServer(app, idp_port).start()
+    yield server
+    server.stop()
+
+
+def demo_module(idp_url: str, client_id: str, name: str) -> LiveServer:
+    """The demo module of ``examples/``, registered at the IdP, served on a free port."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    _client, secret = create_client(NewClient(
+        client_id=client_id, name=name, redirect_uris=[f"{base}/callback"],
+        habilitation="bonuseco", post_logout_redirect_uris=[f"{base}/"],
+        backchannel_logout_uri=f"{base}/backchannel-logout", skip_consent=True,
+    ), actor="test")
+    commit()
+    app = create_demo({"ISSUER": idp_url, "CLIENT_ID": client_id, "CLIENT_SECRET": secret,
+                       "PORT": port, "NAME": name, "BASE_URL": base})
+    return LiveServer(app, port).start()
+
+
+@pytest.fixture
+def modules(live_server):
+    started = [demo_module(live_server.url, "demo-module", "Module de démonstration"),
+               demo_module(live_server.url, "demo-module-2", "Second module")]
+    yield started
+    for module in started:
+        module.stop()

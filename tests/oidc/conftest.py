@@ -7,7 +7,6 @@ session that follows the IdP's redirects and stops at the module's callback.
 from __future__ import annotations
 
 import secrets
-import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
@@ -18,13 +17,13 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 
 from idp.assistance.clients import NewClient
 from idp.assistance.clients import create_client
 from idp.database import commit
 from idp.extensions import db
 from tests.conftest import STRONG_PASSWORD
+from tests.conftest import LiveServer
 from tests.conftest import csrf_token
 from tests.conftest import environ_for
 from tests.conftest import free_port
@@ -45,25 +44,9 @@ def app_environ(database_url, smtp_server, idp_port) -> dict:
                         IDP_ISSUER=f"http://127.0.0.1:{idp_port}")
 
 
-class IssuerServer:
-    def __init__(self, app, port: int):
-        self.app = app
-        self.url = f"http://127.0.0.1:{port}"
-        self._server = make_server("127.0.0.1", port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-
-
 @pytest.fixture
 def live_server(app, idp_port):
-    server = IssuerServer(app, idp_port).start()
+    server = LiveServer(app, idp_port).start()
     yield server
     server.stop()
 

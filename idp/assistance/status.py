@@ -1,0 +1,170 @@
+"""What the account page shows: status badges, habilitations, security history.
+
+Read only. Nothing here may reveal a secret: no hash, no provisional password,
+no secret question (the question is the user's own data, and the forgotten
+password procedure relies on it staying between the user and the IdP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from idp.extensions import db
+from idp.models import AuditEvent
+from idp.models import User
+from idp.security.password_change import expiry_of
+
+PARIS = ZoneInfo("Europe/Paris")
+HISTORY_SIZE = 50
+# Audit details worth showing to an operator, with their French names.
+SHOWN_DETAILS = {"reason": "motif", "habilitation": "habilitation", "profile": "profil",
+                 "stage": "étape", "count": "sessions", "sessions_ended": "sessions fermées"}
+EVENT_LABELS = {
+    "login.success": "Connexion réussie",
+    "login.failure": "Échec de connexion",
+    "login.steps_pending": "Connexion : étapes à faire",
+    "logout": "Déconnexion",
+    "account.locked": "Compte verrouillé",
+    "account.unlocked": "Compte déverrouillé",
+    "account.created": "Compte créé",
+    "account.welcome_resent": "Mails de bienvenue renvoyés",
+    "account.deactivated": "Compte désactivé",
+    "account.activated": "Compte réactivé",
+    "password.changed": "Mot de passe changé",
+    "password.reset_sent": "Mot de passe provisoire envoyé",
+    "password.provisional_used": "Mot de passe provisoire utilisé",
+    "password.expiry_reminder": "Rappel d'expiration envoyé",
+    "secrets.set": "Question secrète enregistrée",
+    "secrets.cleared": "Question secrète effacée",
+    "reset.asked": "Mot de passe oublié : demande",
+    "reset.answer_wrong": "Mot de passe oublié : mauvaise réponse",
+    "reset.answer_ignored": "Mot de passe oublié : réponse ignorée",
+    "reset.blocked": "Mot de passe oublié : bloqué",
+    "reset.refused_by_counter": "Mot de passe oublié : refusé",
+    "habilitation.granted": "Habilitation accordée",
+    "habilitation.revoked": "Habilitation retirée",
+    "habilitation.restored": "Habilitation restaurée",
+    "habilitation.refused": "Accès refusé (habilitation)",
+    "sessions.ended": "Sessions fermées",
+    "first_connection.completed": "Première connexion terminée",
+    "captcha.failure": "Captcha : échec",
+    "captcha.passed": "Captcha réussi",
+    "token.issued": "Jeton délivré",
+    "token.revoked": "Jeton révoqué",
+    "token.reuse_detected": "Réutilisation de jeton détectée",
+    "authorize.code_issued": "Autorisation accordée",
+    "authorize.consent_refused": "Consentement refusé",
+    "authorize.code_replayed": "Code rejoué",
+}
+OUTCOMES = {"success": ("Réussite", "success"), "failure": ("Échec", "error"),
+            "info": ("Information", "info")}
+
+
+def fr_datetime(value: datetime | None) -> str:
+    """« 14/03/2026 à 09:05 », in Paris time (the agency's), or « — »."""
+    if value is None:
+        return "—"
+    return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+
+
+@dataclass
+class Badge:
+    label: str
+    # DSFR badge kind: success, error, warning, info, new.
+    kind: str
+
+
+@dataclass
+class HistoryRow:
+    at: datetime
+    event: str
+    outcome: str
+    outcome_kind: str
+    actor: str
+    ip: str
+    details: str
+
+
+def short_state(user: User, now: datetime) -> str:
+    """One word for a search result."""
+    if not user.is_active:
+        return "Désactivé"
+    return "Verrouillé" if user.is_locked(now) else "Actif"
+
+
+def badges(user: User, now: datetime) -> list[Badge]:
+    """The state of the account at a glance (SPEC 1.3: « read an account's status »)."""
+    found = [Badge("Actif", "success") if user.is_active else Badge("Désactivé", "error")]
+    if user.is_locked(now):
+        found.append(Badge(f"Verrouillé jusqu'au {fr_datetime(user.locked_until)}", "error"))
+    if user.is_provisional and user.provisional_expires_at:
+        if user.provisional_expires_at > now:
+            found.append(Badge("Mot de passe provisoire en cours", "warning"))
+        else:
+            found.append(Badge("Mot de passe provisoire expiré", "error"))
+    expires = expiry_of(user)
+    if expires is not None and expires <= now:
+        found.append(Badge("Mot de passe expiré", "error"))
+    if user.has_secrets:
+        found.append(Badge("Question secrète renseignée", "success"))
+    else:
+        found.append(Badge("Question secrète non renseignée", "warning"))
+    return found
+
+
+def facts(user: User, now: datetime) -> list[tuple[str, str]]:
+    """The dated details behind the badges, as (label, value) lines."""
+    expires = expiry_of(user)
+    changed = user.password_changed_at
+    age = f" (il y a {(now - changed).days} jour(s))" if changed else ""
+    provisional = "aucun"
+    if user.is_provisional and user.provisional_expires_at:
+        provisional = f"valable jusqu'au {fr_datetime(user.provisional_expires_at)}"
+    return [
+        ("Verrouillé jusqu'au", fr_datetime(user.locked_until) if user.is_locked(now)
+         else f"non verrouillé ({user.failed_attempts} échec(s) en cours)"),
+        ("Mot de passe provisoire", provisional),
+        ("Mot de passe choisi le", fr_datetime(changed) + age if changed
+         else "jamais (première connexion à faire)"),
+        ("Mot de passe expire le", fr_datetime(expires)),
+        ("Dernière connexion", fr_datetime(user.last_login_at) if user.last_login_at
+         else "jamais"),
+        ("Compte créé le", fr_datetime(user.created_at)),
+    ]
+
+
+def grant_state(grant, now: datetime) -> Badge:
+    if grant.revoked_at is not None:
+        return Badge(f"Retirée le {fr_datetime(grant.revoked_at)}", "error")
+    if grant.starts_at is not None and grant.starts_at > now:
+        return Badge("À venir", "info")
+    if grant.ends_at is not None and grant.ends_at <= now:
+        return Badge("Échue", "warning")
+    return Badge("Valide", "success")
+
+
+def _details(details: dict) -> str:
+    shown = [f"{name} : {details[key]}" for key, name in SHOWN_DETAILS.items()
+             if details.get(key) not in (None, "", [])]
+    return " ; ".join(str(item)[:300] for item in shown)
+
+
+def history(user: User, limit: int = HISTORY_SIZE) -> list[HistoryRow]:
+    """The account's latest security events, newest first (index ix_audit_user_created)."""
+    rows = db.session.execute(
+        select(AuditEvent).where(AuditEvent.user_id == user.id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
+    ).scalars()
+    return [
+        HistoryRow(
+            at=row.created_at, event=EVENT_LABELS.get(row.event, row.event),
+            outcome=OUTCOMES.get(row.outcome, (row.outcome, "info"))[0],
+            outcome_kind=OUTCOMES.get(row.outcome, (row.outcome, "info"))[1],
+            actor=row.actor or "—", ip=row.ip or "—", details=_details(row.details or {}),
+        )
+        for row in rows
+    ]
