@@ -52,8 +52,10 @@ def _limit() -> str:
 
 def _identifier_key() -> str:
     """Step 1 is limited per identifier typed, step 2 per identifier of the procedure."""
-    typed = request.form.get("identifier")
-    if typed is None:
+    if request.endpoint == "auth.forgot_password":
+        typed = request.form.get("identifier", "")
+    else:
+        # Never a form field: the client would choose its own bucket.
         state = challenges.current(_owner(), "reset", utcnow())
         typed = state.prompt if state else ""
     return "forgot-id:" + normalise_login(typed)
