@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import requests
 
+from idp.assistance import services
+from idp.clock import utcnow
+from idp.database import commit
+from idp.extensions import db
+from tests.conftest import csrf_token
+from tests.oidc.conftest import Browser
+from tests.oidc.conftest import authorize_url
+from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import log_in_and_get_code
 from tests.oidc.conftest import rp_session
 
@@ -53,3 +61,27 @@ def test_refresh_token_of_another_client_is_refused(
     first = _tokens(live_server, browser, module)
     assert _refresh(live_server.url, other, first["refresh_token"]).json()["error"] == \
         "invalid_grant"
+
+
+def test_first_use_of_a_reset_provisional_password_kills_older_refresh_tokens(
+        live_server, browser, module, make_user, mailbox):
+    """SPEC 1.2: the first login with the provisional password revokes the user's other
+    sessions and refresh tokens (SECURITY-CHECKLIST RT-05, FPW-06)."""
+    user = make_user()
+    before = _tokens(live_server, browser, module)
+    services.reset_password(user, actor="test", reason="appel", now=utcnow())
+    commit()
+    db.session.rollback()  # release SQLite's writer for the live server
+    provisional = mailbox.provisional_password("jdupont@example.test")
+    elsewhere = Browser(live_server.url)
+    page = elsewhere.open(live_server.url + "/login")
+    response = elsewhere.http.post(live_server.url + "/login", data={
+        "csrf_token": csrf_token(page.text), "identifier": "jdupont", "password": provisional,
+    }, allow_redirects=False, timeout=10)
+    assert response.headers["Location"] == "/password-change"
+    assert _refresh(live_server.url, module, before["refresh_token"]).json()["error"] == \
+        "invalid_grant"
+    # The first browser's SSO session is over too: a silent login is refused.
+    rp = rp_session(live_server.url, module)
+    url, _state, _verifier = authorize_url(rp, live_server.url, prompt="none", nonce="second")
+    assert callback_params(browser.open(url))["error"] == "login_required"
