@@ -1,0 +1,100 @@
+"""private_key_jwt client authentication (OIDC Core 9, RFC 7523), keys from a JWKS file
+or from the module's jwks_uri."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from joserfc.jwk import RSAKey
+from pytest_httpserver import HTTPServer
+
+from tests.oidc.conftest import CALLBACK
+from tests.oidc.conftest import log_in_and_get_code
+
+
+@pytest.fixture
+def module_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "module-key-1", "use": "sig"})
+
+
+def public_jwks(key: RSAKey) -> dict:
+    return {"keys": [key.as_dict(private=False)]}
+
+
+def rp(idp_url: str, client_id: str, key: RSAKey) -> OAuth2Session:
+    session = OAuth2Session(
+        client_id, key.as_pem(private=True), scope="openid profile",
+        redirect_uri=CALLBACK, code_challenge_method="S256",
+        token_endpoint_auth_method="private_key_jwt",
+    )
+    session.register_client_auth_method(PrivateKeyJWT(idp_url + "/token"))
+    return session
+
+
+def assertion(client_id: str, audience: str, key: RSAKey, jti: str) -> str:
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": audience, "jti": jti,
+              "iat": now, "exp": now + 60}
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+
+
+def test_module_with_a_jwks_file_gets_tokens(
+        live_server, browser, make_module, make_user, module_key, tmp_path):
+    make_user()
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(public_jwks(module_key)))
+    make_module("keyed", auth_method="private_key_jwt", jwks_file=str(path))
+    session = rp(live_server.url, "keyed", module_key)
+    params, verifier = log_in_and_get_code(browser, session, "jdupont")
+    token = session.fetch_token(live_server.url + "/token", code=params["code"],
+                                code_verifier=verifier)
+    assert token["id_token"]
+    assert token["access_token"]
+
+
+def test_module_keys_fetched_from_its_jwks_uri(
+        live_server, browser, make_module, make_user, module_key, httpserver: HTTPServer):
+    make_user()
+    httpserver.expect_request("/jwks.json").respond_with_json(public_jwks(module_key))
+    make_module("remote", auth_method="private_key_jwt", jwks_uri=httpserver.url_for("/jwks.json"))
+    session = rp(live_server.url, "remote", module_key)
+    params, verifier = log_in_and_get_code(browser, session, "jdupont")
+    token = session.fetch_token(live_server.url + "/token", code=params["code"],
+                                code_verifier=verifier)
+    assert token["token_type"].lower() == "bearer"
+
+
+def test_wrong_key_and_replayed_assertion_are_refused(
+        live_server, browser, make_module, make_user, module_key, tmp_path):
+    make_user()
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(public_jwks(module_key)))
+    make_module("keyed", auth_method="private_key_jwt", jwks_file=str(path))
+    session = rp(live_server.url, "keyed", module_key)
+    params, verifier = log_in_and_get_code(browser, session, "jdupont")
+    token_url = live_server.url + "/token"
+    form = {"grant_type": "authorization_code", "code": params["code"],
+            "redirect_uri": CALLBACK, "code_verifier": verifier,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    stranger = RSAKey.generate_key(2048, parameters={"kid": "module-key-1"})
+    forged = requests.post(token_url, data={
+        **form, "client_assertion": assertion("keyed", token_url, stranger, "j1")}, timeout=10)
+    # RFC 6749 5.2: 401 is required only for Basic authentication; 400 otherwise.
+    assert forged.status_code in (400, 401)
+    assert forged.json()["error"] == "invalid_client"
+    jti = str(uuid.uuid4())
+    good = assertion("keyed", token_url, module_key, jti)
+    first = requests.post(token_url, data={**form, "client_assertion": good}, timeout=10)
+    assert first.status_code == 200, first.text
+    replay = requests.post(token_url, data={**form, "client_assertion": good}, timeout=10)
+    assert replay.status_code in (400, 401)
+    assert replay.json()["error"] == "invalid_client"
+    assert KeySet.import_key_set(public_jwks(module_key))
