@@ -11,7 +11,7 @@ DEMO_PORT_2 := 5002
 DSFR := node_modules/@gouvfr/dsfr/dist
 STATIC_DSFR := idp/static/dsfr
 
-.PHONY: install install-test run test test-production lint chromium clean
+.PHONY: install install-test run test test-postgresql test-production lint chromium clean
 
 VOICES := build/captcha-voices
 
@@ -69,15 +69,38 @@ run: install
 	trap 'kill $$m1 $$m2 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app wsgi run --host "$(IDP_HOST)" --port "$(IDP_PORT)"
 
+# SQLite and in-memory rate limits, whatever the environment says.
 test: install-test
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not production'
+	env -u IDP_TEST_DATABASE_URL -u IDP_TEST_REDIS_URL \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not production'
 
-# PostgreSQL + Redis, several processes (SPEC 5); called by .ci/run when both answer.
+# The same tests on PostgreSQL and Redis (tests/backends.py); the browser journeys
+# test pages, not storage, and stay on SQLite. Called by .ci/run when both answer.
+IDP_TEST_DATABASE_URL ?= postgresql://127.0.0.1:5432/test
+IDP_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+test-postgresql: install-test
+	IDP_TEST_DATABASE_URL='$(IDP_TEST_DATABASE_URL)' IDP_TEST_REDIS_URL='$(IDP_TEST_REDIS_URL)' \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not production and not browser'
+
+# gunicorn with 4 workers on PostgreSQL + Redis: races and faults (SPEC 5).
 test-production: install-test
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m production tests/production
+	IDP_TEST_DATABASE_URL='$(IDP_TEST_DATABASE_URL)' IDP_TEST_REDIS_URL='$(IDP_TEST_REDIS_URL)' \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -m production tests/production
 
 lint: $(VENV)/.stamp-test
-	$(BIN)/ruff check idp tests config.py wsgi.py $(wildcard bench examples)
+	$(BIN)/ruff check idp tests config.py wsgi.py gunicorn.conf.py $(wildcard bench examples)
+
+# The benchmark (bench/run.py, issue 7): prints one table; never part of `make test`
+# or CI. BENCH_SECONDS (default 5) per scenario; BENCH_QUICK=1 for SQLite with 1,000
+# accounts only. The reference (panva's oidc-provider) is a bench-only npm dependency.
+BENCH_REFERENCE := bench/reference
+$(BENCH_REFERENCE)/node_modules/.stamp: $(BENCH_REFERENCE)/package.json $(BENCH_REFERENCE)/package-lock.json
+	cd $(BENCH_REFERENCE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: bench
+bench: install $(BENCH_REFERENCE)/node_modules/.stamp
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) node_modules $(STATIC_DSFR)

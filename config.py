@@ -48,6 +48,22 @@ def _str(value: str) -> str:
     return value
 
 
+def _hash_profile(value: str) -> str:
+    """An argon2id profile name of idp.security.passwords.PROFILES (imported late:
+    the idp package imports this module)."""
+    from idp.security.passwords import PROFILES
+
+    if value not in PROFILES:
+        raise ValueError(f"{value!r} : attendu {', '.join(PROFILES)}")
+    return value
+
+
+def _networks(value: str) -> tuple:
+    """Comma-separated networks (``10.0.0.0/8, ::1/128``); a bare address is one host."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in value.split(",") if part.strip())
+
+
 # name -> (default, parser). Defaults are the agency's values (SPEC 1.4, 3.2).
 VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_ENV": ("development", _str),
@@ -65,6 +81,9 @@ VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_LOCKOUT_MINUTES": (20, _POSITIVE),
     "IDP_PASSWORD_MAX_AGE_DAYS": (90, _POSITIVE),
     "IDP_PROVISIONAL_PASSWORD_HOURS": (72, _POSITIVE),
+    # argon2id parameters of new hashes (idp.security.passwords.PROFILES); "owasp-minimum"
+    # is OWASP's floor, used by the tests and the benchmark.
+    "IDP_PASSWORD_HASH_PROFILE": ("owasp-strong", _hash_profile),
     "IDP_ASSISTANCE_PHONE": ("0 800 74 74 00", _str),
     "IDP_MANUAL_URL": ("https://www.asp-public.fr/bonus-eco/guide-utilisateur", _str),
     "IDP_RATELIMIT_LOGIN": ("30/minute;300/hour", _str),
@@ -75,6 +94,11 @@ VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_SESSION_IDLE_MINUTES": (30, _POSITIVE),
     "IDP_SESSION_MAX_HOURS": (12, _POSITIVE),
     "IDP_PROXY_HOPS": (0, _int_between(0)),
+    # Shared Redis: each deployment (or test) counts under its own prefix.
+    "IDP_RATELIMIT_KEY_PREFIX": ("idp", _str),
+    # /metrics: from these networks, or anywhere with the bearer token (SPEC 5).
+    "IDP_METRICS_ALLOWED_NETWORKS": (_networks("127.0.0.0/8,::1/128"), _networks),
+    "IDP_METRICS_TOKEN": ("", _str),
     "IDP_DEBUG": (False, _bool),
 }
 
@@ -131,6 +155,11 @@ def check_production(values: dict[str, object]) -> None:
         raise ConfigError("IDP_CAPTCHA_FIXED_TEXT is refused in production")
     if not values["IDP_MAIL_SERVER"]:
         raise ConfigError("IDP_MAIL_SERVER is required in production")
+    token = str(values["IDP_METRICS_TOKEN"])
+    if token and len(token) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"IDP_METRICS_TOKEN is too weak: use at least {MIN_SECRET_KEY_LENGTH} random characters"
+        )
 
 
 def _development_secret_key(env: object) -> str:
@@ -143,6 +172,14 @@ def _development_secret_key(env: object) -> str:
         path.write_text(os.urandom(32).hex())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _storage_options(uri: str) -> dict:
+    """Redis must answer fast or not at all: a hung store would hold every login
+    worker; a refused one gives the 503 page at once (REL-01)."""
+    if uri.startswith(("redis://", "rediss://", "redis+")):
+        return {"socket_timeout": 2, "socket_connect_timeout": 2}
+    return {}
 
 
 def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
@@ -164,11 +201,14 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         DEBUG=bool(values["IDP_DEBUG"]),
         TESTING=env == "testing",
         SQLALCHEMY_DATABASE_URI=values["IDP_DATABASE_URL"],
+        PASSWORD_HASH_PROFILE=values["IDP_PASSWORD_HASH_PROFILE"],
         RATELIMIT_STORAGE_URI=values["IDP_RATELIMIT_STORAGE_URI"],
         RATELIMIT_HEADERS_ENABLED=True,
         # The limiter store must answer: failing open would disable the
         # lockout's companion defence (SECURITY-CHECKLIST REL-01).
         RATELIMIT_SWALLOW_ERRORS=False,
+        RATELIMIT_KEY_PREFIX=values["IDP_RATELIMIT_KEY_PREFIX"],
+        RATELIMIT_STORAGE_OPTIONS=_storage_options(str(values["IDP_RATELIMIT_STORAGE_URI"])),
         # __Host- requires Secure; plain HTTP on loopback in development cannot use it.
         SESSION_COOKIE_NAME="__Host-idp" if secure_cookie else "idp_session",
         SESSION_COOKIE_SECURE=secure_cookie,

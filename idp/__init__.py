@@ -30,6 +30,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     from idp import errors
     from idp import headers
     from idp import logs
+    from idp import metrics
     from idp import web
     from idp.extensions import csrf
     from idp.extensions import db
@@ -38,6 +39,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     from idp.oidc import server as oidc_server
 
     logs.init_app(app)
+    metrics.init_app(app)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", database.engine_options(
         str(app.config["SQLALCHEMY_DATABASE_URI"])))
     db.init_app(app)

@@ -19,6 +19,7 @@ from flask import request
 from sqlalchemy import select
 from sqlalchemy import text
 
+from idp import metrics
 from idp.clock import utcnow
 from idp.extensions import db
 from idp.models import AuditEvent
@@ -95,6 +96,7 @@ def record(
     row.hash = row_hash(row.prev_hash, row)
     session.add(row)
     session.flush()
+    metrics.count_event(session, event, details)
     return row
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import weakref
+
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -11,10 +14,19 @@ from idp.extensions import db
 
 
 def engine_options(uri: str) -> dict:
-    """SQLite: a busy timeout so several workers can share the file (SPEC 5)."""
+    """SQLite: a busy timeout so several workers can share the file (SPEC 5).
+
+    PostgreSQL: pre-ping so that connections killed by a restart are replaced
+    without restarting the IdP, and a short connect timeout so that an
+    unreachable server gives the 503 page quickly instead of holding workers.
+    Both: statement parameters (hashes, identifiers) never appear in error
+    messages, hence never in logs (REL-07).
+    """
     if uri.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30, "check_same_thread": False},
+                "hide_parameters": True}
+    return {"pool_pre_ping": True, "hide_parameters": True,
+            "connect_args": {"connect_timeout": 5}}
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -45,6 +57,22 @@ def init_app(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
+    _ENGINES.add(engine)
+
+
+# gunicorn's preload_app forks workers from a process that may hold pooled
+# connections: a child must open its own, never share its parent's socket
+# (SQLAlchemy "Using Connection Pools with Multiprocessing"). Weak references:
+# the test suite builds hundreds of apps and must not keep their engines alive.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _dispose_after_fork() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_dispose_after_fork)
 
 
 def commit() -> int:

@@ -8,6 +8,13 @@ import secrets
 from flask import Flask
 from flask import render_template
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
@@ -76,7 +83,35 @@ def _unexpected(error: Exception):
     return render_error(500, reference=reference)
 
 
+# A dependency that does not answer: the database (connection lost, refused, pool
+# exhausted) or the rate-limit store. The request fails closed (REL-01): nothing
+# was committed, no limit was skipped, and the pool reconnects by itself once the
+# dependency is back (pool_pre_ping), so the next request may succeed.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, RedisConnectionError,
+               RedisTimeoutError, StorageError)
+RETRY_AFTER_SECONDS = 5
+
+
+def _rollback_quietly() -> None:
+    """Roll back; on a dead connection the rollback itself may fail, which is fine."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.remove()
+
+
+def _unavailable(error: Exception):
+    """French 503 page; the log says which dependency, never the statement or its values."""
+    _rollback_quietly()
+    mail.discard()
+    log.error("dependency unavailable: %s", type(error).__name__)
+    page, status = render_error(503)
+    return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def init_app(app: Flask) -> None:
+    for error_class in UNAVAILABLE:
+        app.register_error_handler(error_class, _unavailable)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _unexpected)

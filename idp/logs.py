@@ -1,14 +1,52 @@
-"""Logging: plain in development, one JSON object per line in production (SPEC 5)."""
+"""Logging: plain in development, one JSON object per line in production (SPEC 5).
+
+Every request carries a request id: the caller's ``X-Request-Id`` when it is
+well-formed (so a reverse proxy's id follows the request through), otherwise a
+fresh random one; it is returned in the response and written on every log line
+of the request, so that a person's report (the error page's reference) and the
+proxy's log lead to the same lines.
+
+Never logged: query strings (authorization requests carry state and nonce,
+callbacks carry codes), form bodies, headers, cookies. The access line holds the
+method, the path, the endpoint, the status and the duration only (REL-07).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import secrets
 import sys
+import time
 
 from flask import Flask
+from flask import g
+from flask import has_request_context
+from flask import request
 
 from idp.clock import utcnow
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# Letters, digits and -_.: only (a UUID fits): nothing a log reader could
+# mistake for another field, nothing that needs escaping in a header.
+_WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+access_log = logging.getLogger("idp.access")
+
+
+def request_id() -> str | None:
+    """The current request's id, or None outside a request."""
+    if not has_request_context():
+        return None
+    return g.get("request_id")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id()
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,16 +57,49 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if getattr(record, "request_id", None):
+            entry["request_id"] = record.request_id
+        entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
+def _assign_request_id() -> None:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = given if _WELL_FORMED.fullmatch(given) else secrets.token_hex(16)
+    g.logs_started_at = time.perf_counter()
+
+
+def _return_request_id(response):
+    if "request_id" in g:
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+    return response
+
+
+def _access_line(response):
+    started = g.get("logs_started_at")
+    fields = {
+        "method": request.method,
+        "path": request.path,  # never the query string
+        "endpoint": request.url_rule.endpoint if request.url_rule else None,
+        "status": response.status_code,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+        "ip": request.remote_addr,
+    }
+    access_log.info("request", extra={"fields": fields})
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.after_request(_return_request_id)
     if app.config["ENV_NAME"] != "production":
         return
+    app.after_request(_access_line)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

@@ -119,14 +119,16 @@ TEST_OVERRIDES = {"PASSWORD_HASH_PROFILE": "owasp-minimum", "WTF_CSRF_ENABLED": 
 
 
 def pytest_collection_modifyitems(config, items):
-    """On PostgreSQL, tests about SQLite itself are skipped, saying why (tests/backends.py)."""
-    if not backends.ON_POSTGRESQL:
-        return
+    """On PostgreSQL or Redis, tests about SQLite or the in-memory limiter itself are
+    skipped, saying why (tests/backends.py); they still run in ``make test``."""
+    skipped = {"sqlite_only": backends.ON_POSTGRESQL,
+               "memory_ratelimit_only": bool(backends.TEST_REDIS_URL)}
     for item in items:
-        marker = item.get_closest_marker("sqlite_only")
-        if marker is not None:
-            reason = marker.kwargs.get("reason", "SQLite-specific")
-            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+        for name, is_skipped in skipped.items():
+            marker = item.get_closest_marker(name)
+            if marker is not None and is_skipped:
+                reason = marker.kwargs.get("reason", "")
+                item.add_marker(pytest.mark.skip(reason=f"{name}: {reason}"))
 
 
 @pytest.fixture(autouse=True)

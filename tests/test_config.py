@@ -55,6 +55,7 @@ def test_defaults_of_every_variable(instance_dir):
     assert values["IDP_LOCKOUT_MINUTES"] == 20
     assert values["IDP_PASSWORD_MAX_AGE_DAYS"] == 90
     assert values["IDP_PROVISIONAL_PASSWORD_HOURS"] == 72
+    assert values["IDP_PASSWORD_HASH_PROFILE"] == values["PASSWORD_HASH_PROFILE"] == "owasp-strong"
     assert values["IDP_ASSISTANCE_PHONE"] == "0 800 74 74 00"
     assert values["IDP_MANUAL_URL"].startswith("https://")
     for name in ("IDP_RATELIMIT_LOGIN", "IDP_RATELIMIT_FORGOT_PASSWORD", "IDP_RATELIMIT_TOKEN"):
@@ -87,7 +88,7 @@ def test_values_from_the_environment_are_parsed():
     values = load_config({
         "IDP_ENV": "testing", "IDP_MAIL_PORT": "2525", "IDP_MAIL_USE_TLS": "yes",
         "IDP_LOCKOUT_THRESHOLD": "5", "IDP_ISSUER": "http://127.0.0.1:5000/",
-        "IDP_ASSISTANCE_PHONE": "01 23 45 67 89",
+        "IDP_ASSISTANCE_PHONE": "01 23 45 67 89", "IDP_PASSWORD_HASH_PROFILE": "owasp-minimum",
     })
     assert values["TESTING"] is True
     assert values["IDP_MAIL_PORT"] == 2525
@@ -95,6 +96,7 @@ def test_values_from_the_environment_are_parsed():
     assert values["IDP_LOCKOUT_THRESHOLD"] == 5
     assert values["IDP_ISSUER"] == "http://127.0.0.1:5000"
     assert values["IDP_ASSISTANCE_PHONE"] == "01 23 45 67 89"
+    assert values["PASSWORD_HASH_PROFILE"] == "owasp-minimum"
 
 
 def test_a_valid_production_configuration_loads_with_secure_host_cookies():
@@ -166,6 +168,7 @@ def test_the_fixed_captcha_text_is_honoured_outside_production():
         ("IDP_PROXY_HOPS", "-1"),
         ("IDP_MAIL_USE_TLS", "peut-être"),
         ("IDP_DEBUG", "2"),
+        ("IDP_PASSWORD_HASH_PROFILE", "bcrypt"),
     ],
 )
 def test_a_bad_value_is_a_config_error_naming_the_variable(name, value):
@@ -189,3 +192,32 @@ def test_idp_refuses_to_start_in_production_with_one_line(args, tmp_path):
     assert len(lines) == 1, result.stderr
     assert "IDP_SECRET_KEY" in lines[0]
     assert not (tmp_path / "idp.sqlite3").exists()
+
+
+def test_metrics_and_rate_limit_store_settings():
+    import ipaddress
+
+    defaults = load_config({"IDP_ENV": "testing"})
+    assert defaults["IDP_METRICS_ALLOWED_NETWORKS"] == (
+        ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    assert defaults["IDP_METRICS_TOKEN"] == ""
+    assert defaults["RATELIMIT_KEY_PREFIX"] == "idp"
+    assert defaults["RATELIMIT_STORAGE_OPTIONS"] == {}
+    values = load_config(production(IDP_METRICS_ALLOWED_NETWORKS="10.0.5.0/24, 192.0.2.7"))
+    assert [str(n) for n in values["IDP_METRICS_ALLOWED_NETWORKS"]] == [
+        "10.0.5.0/24", "192.0.2.7/32"]
+    # Redis must answer fast or the request fails closed (REL-01).
+    assert values["RATELIMIT_STORAGE_OPTIONS"] == {"socket_timeout": 2,
+                                                   "socket_connect_timeout": 2}
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "réseau-local", "10.0.0.1, ::g"])
+def test_a_bad_metrics_network_is_a_config_error(value):
+    with pytest.raises(ConfigError, match="IDP_METRICS_ALLOWED_NETWORKS"):
+        load_config({"IDP_ENV": "testing", "IDP_METRICS_ALLOWED_NETWORKS": value})
+
+
+def test_production_refuses_a_short_metrics_token():
+    with pytest.raises(ConfigError, match="IDP_METRICS_TOKEN"):
+        load_config(production(IDP_METRICS_TOKEN="short-token"))
+    assert load_config(production(IDP_METRICS_TOKEN=STRONG_KEY))["IDP_METRICS_TOKEN"] == STRONG_KEY

@@ -6,10 +6,11 @@ import email
 import email.policy
 import re
 import sqlite3
-from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from idp import mail
@@ -49,10 +50,14 @@ def body(message) -> str:
 
 
 def user_is_committed(app, login: str) -> bool:
-    """Look from another connection, as the mail's reader would."""
-    path = urlsplit(app.config["SQLALCHEMY_DATABASE_URI"]).path
-    with sqlite3.connect(path.removeprefix("/"), timeout=1) as other:
-        return other.execute("SELECT 1 FROM users WHERE login = ?", (login,)).fetchone() is not None
+    """Look from another connection (SQLite or PostgreSQL), as the mail's reader would."""
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with engine.connect() as other:
+            return other.execute(text("SELECT 1 FROM users WHERE login = :login"),
+                                 {"login": login}).first() is not None
+    finally:
+        engine.dispose()
 
 
 def test_without_smtp_mails_are_eml_files_in_the_outbox(runner, outbox):

@@ -59,12 +59,14 @@ def logout_token(client: Client, subject: str, sid: str, now: int) -> str:
 
 def _notified_clients(sids: list[str]) -> list[tuple[str, Client]]:
     """(sid, client) for each module that got tokens in these sessions and wants to know."""
+    # DISTINCT on the ids only: PostgreSQL has no equality for the JSON columns of Client.
+    pairs = (
+        select(Token.sid, Token.client_id).where(Token.sid.in_(sids)).distinct().subquery()
+    )
     stmt = (
-        select(Token.sid, Client)
-        .join(Client, Token.client_id == Client.id)
-        .where(Token.sid.in_(sids), Client.backchannel_logout_uri.is_not(None),
-               Client.is_active.is_(True))
-        .distinct()
+        select(pairs.c.sid, Client)
+        .join(Client, pairs.c.client_id == Client.id)
+        .where(Client.backchannel_logout_uri.is_not(None), Client.is_active.is_(True))
     )
     return [(sid, client) for sid, client in db.session.execute(stmt)]
 

@@ -1,45 +1,39 @@
-"""Production mode: PostgreSQL and Redis (SPEC 5). Run by ``make test-production``.
+"""Production mode: PostgreSQL, Redis and gunicorn (SPEC 5). Run by ``make test-production``.
 
-Each test module gets its own fresh PostgreSQL database, migrated with
-``idp db upgrade``; Redis is flushed of this suite's keys only.
+Each test module gets its own fresh PostgreSQL database, migrated once; rate
+limits count in Redis under a prefix of their own. ``gunicorn_server`` starts the
+real ``gunicorn.conf.py`` (4 workers, ``IDP_ENV=production``) on that database;
+the in-process ``app`` (same database, same secret key) sets up accounts and
+modules and reads the results.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 
-import psycopg
 import pytest
 
 from idp import create_app
+from idp.assistance.clients import NewClient
+from idp.assistance.clients import create_client
+from idp.database import commit
 from idp.extensions import db
+from tests import backends
 from tests.conftest import TEST_OVERRIDES
 from tests.conftest import IsolatedClient
 from tests.conftest import LiveServer
 from tests.conftest import environ_for
+from tests.production.flows import CALLBACK
+from tests.production.flows import Module
+from tests.production.servers import Gunicorn
 
-PG_ADMIN_URL = os.environ.get("IDP_TEST_PG_ADMIN", "postgresql://127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture(scope="module")
-def pg_url():
-    name = f"idp_test_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    url = f"{url}/{name}"
-    env = {**os.environ, "IDP_ENV": "testing", "IDP_DATABASE_URL": url}
-    subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "idp"), "db", "upgrade"],
-        env=env, check=True, capture_output=True,
-    )
-    yield url
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+PG_ADMIN_URL = backends.TEST_DATABASE_URL or "postgresql://127.0.0.1:5432/test"
+REDIS_URL = backends.TEST_REDIS_URL or "redis://127.0.0.1:6379/0"
+# Races must meet the lockout and the atomic updates, not the rate limits.
+UNLIMITED = {name: "10000/minute" for name in (
+    "IDP_RATELIMIT_LOGIN", "IDP_RATELIMIT_LOGIN_IDENTIFIER", "IDP_RATELIMIT_TOKEN",
+    "IDP_RATELIMIT_FORGOT_PASSWORD")}
 
 
 def pytest_collection_modifyitems(items):
@@ -48,15 +42,42 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.production)
 
 
-@pytest.fixture
-def app_environ(pg_url, smtp_server):
-    return environ_for(pg_url, smtp_server.port, IDP_RATELIMIT_STORAGE_URI=REDIS_URL)
+@pytest.fixture(scope="module")
+def pg_url():
+    """A fresh database for the module, migrated in process."""
+    from flask_migrate import upgrade
+
+    name = backends.create_database(PG_ADMIN_URL)
+    url = backends.sqlalchemy_url(PG_ADMIN_URL, name)
+    app = create_app(dict(TEST_OVERRIDES), environ=environ_for(url, None))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url
+    backends.drop_database(PG_ADMIN_URL, name)
+
+
+@pytest.fixture(scope="module")
+def secret_key() -> str:
+    """Shared by gunicorn and the in-process app: it keys the stored client secrets."""
+    return secrets.token_urlsafe(32)
 
 
 @pytest.fixture
-def limiter_prefix() -> str:
-    """Rate-limit keys of one test, shared by every app instance of that test."""
-    return f"idp-test-{secrets.token_hex(4)}"
+def app_environ(pg_url, smtp_server, secret_key):
+    return environ_for(pg_url, smtp_server.port, IDP_RATELIMIT_STORAGE_URI=REDIS_URL,
+                       IDP_SECRET_KEY=secret_key)
+
+
+@pytest.fixture
+def limiter_prefix(monkeypatch) -> str:
+    """Rate-limit keys of one test, shared by every app instance of that test
+    (set on the module-level limiter, which keeps the first app's prefix)."""
+    from idp.extensions import limiter
+
+    prefix = f"idp-test-{secrets.token_hex(4)}"
+    monkeypatch.setattr(limiter, "_key_prefix", prefix)
+    return prefix
 
 
 def build_app(app_environ, limiter_prefix):
@@ -69,7 +90,6 @@ def build_app(app_environ, limiter_prefix):
 @pytest.fixture
 def app(app_environ, limiter_prefix):
     app = build_app(app_environ, limiter_prefix)
-    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()
@@ -81,3 +101,53 @@ def live_server(app):
     server = LiveServer(app).start()
     yield server
     server.stop()
+
+
+def production_environ(database_url: str, smtp_port: int, secret_key: str, **extra) -> dict:
+    """What an operator sets (README, docs/deployment.md), on loopback."""
+    return {
+        "IDP_ENV": "production", "IDP_SECRET_KEY": secret_key,
+        "IDP_DATABASE_URL": database_url, "IDP_RATELIMIT_STORAGE_URI": REDIS_URL,
+        "IDP_RATELIMIT_KEY_PREFIX": f"idp-test-{secrets.token_hex(4)}",
+        "IDP_MAIL_SERVER": "127.0.0.1", "IDP_MAIL_PORT": str(smtp_port), **extra,
+    }
+
+
+@pytest.fixture
+def start_gunicorn(pg_url, smtp_server, secret_key, tmp_path):
+    """Start gunicorn (4 workers) with extra IDP_* settings; stopped after the test."""
+    started: list[Gunicorn] = []
+
+    def start(database_url: str | None = None, **extra) -> Gunicorn:
+        environ = production_environ(database_url or pg_url, smtp_server.port, secret_key,
+                                     **extra)
+        server = Gunicorn(environ, tmp_path)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def gunicorn_server(pg_url, smtp_server, secret_key, tmp_path_factory):
+    """One gunicorn for a module's races, without rate limits in the way."""
+    environ = production_environ(pg_url, smtp_server.port, secret_key, **UNLIMITED)
+    server = Gunicorn(environ, tmp_path_factory.mktemp("gunicorn")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_module(app):
+    def make(client_id: str | None = None) -> Module:
+        client_id = client_id or f"module-{secrets.token_hex(3)}"
+        _client, secret = create_client(NewClient(
+            client_id=client_id, name=f"Module {client_id}", redirect_uris=[CALLBACK],
+            habilitation="bonuseco", skip_consent=True,
+        ), actor="test")
+        commit()
+        return Module(client_id, secret)
+
+    return make

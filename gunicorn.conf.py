@@ -1,0 +1,92 @@
+"""gunicorn configuration of the IdP: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+Every value can be changed from the environment without editing this file
+(see docs/deployment.md). gunicorn reads this file once, in the master, before
+it loads the application.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+# --- sockets -------------------------------------------------------------------------
+# Behind the reverse proxy: listen on loopback or on the private network only.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Addresses whose X-Forwarded-Proto gunicorn believes. The client address itself is
+# taken by the app from IDP_PROXY_HOPS (Werkzeug ProxyFix), not by gunicorn.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# --- workers -------------------------------------------------------------------------
+# Password checks are argon2 (about 18 ms of CPU each, memory-hard): one process per
+# core keeps them in parallel. Threads cover the waits on PostgreSQL, Redis and SMTP
+# (argon2-cffi releases the GIL while hashing). WEB_CONCURRENCY is gunicorn's own name.
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, os.cpu_count() or 1)))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+# Load the app once in the master and fork: workers start fast and share memory.
+# Safe because idp.database disposes inherited connection pools in each child and
+# redis-py opens new connections after a fork.
+preload_app = True
+
+# --- timeouts ------------------------------------------------------------------------
+# A request should never take more than a few seconds (the database and Redis
+# timeouts are shorter): a worker silent for this long is killed and replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM, requests in flight may finish (rolling restarts lose no login).
+graceful_timeout = 30
+# Keep-alive with the reverse proxy; the proxy's own upstream idle timeout must be
+# shorter, or it may reuse a connection gunicorn is closing.
+keepalive = 5
+
+# --- limits and banner ---------------------------------------------------------------
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+# gunicorn answers "Server: gunicorn" without its version (HDR-06); nothing to hide
+# beyond that, and the proxy may strip the header altogether.
+
+# --- logs ----------------------------------------------------------------------------
+# The app writes one JSON access line per request (idp.logs) without query strings;
+# gunicorn's access log would write them, so it stays off.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "idp.logs.JsonFormatter"}},
+    "handlers": {"error": {"class": "logging.StreamHandler", "formatter": "json",
+                           "stream": "ext://sys.stderr"}},
+    "root": {"handlers": ["error"], "level": "INFO"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["error"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}
+
+# --- Prometheus multi-process mode ---------------------------------------------------
+# Each worker writes its metrics to files in this directory and /metrics adds them up.
+# It must be set before prometheus_client is imported, that is before the app loads.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="idp-prometheus-")
+
+
+def on_starting(server):
+    """Start from an empty metrics directory: a previous run's files would add up."""
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        target = os.path.join(path, name)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        else:
+            os.remove(target)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges are dropped; its counters keep counting in the sum."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

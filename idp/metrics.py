@@ -1,0 +1,126 @@
+"""Prometheus metrics at ``/metrics`` (SPEC 5).
+
+Security events are counted where they already all go through: ``idp.audit.record``
+calls ``count_event`` with the event name, and ``EVENT_COUNTERS`` below is the one
+table from audit event to counter. A count is queued on the database session and
+applied only once the transaction commits, so a rolled-back request counts nothing
+(the audit row it would have written is gone too).
+
+Under gunicorn, ``PROMETHEUS_MULTIPROC_DIR`` (set by ``gunicorn.conf.py``) makes
+prometheus_client keep each worker's values in files that a scrape adds up, so any
+worker answers for all of them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import time
+
+from flask import Flask
+from flask import Response
+from flask import abort
+from flask import current_app
+from flask import g
+from flask import request
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import REGISTRY
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter
+from prometheus_client import Histogram
+from prometheus_client import generate_latest
+from prometheus_client import multiprocess
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from idp.extensions import client_ip
+
+LOGINS = Counter("idp_logins", "Password logins by outcome.", ["outcome"])
+LOCKS = Counter("idp_account_locks", "Accounts (or unknown identifiers) locked.")
+PASSWORD_CHANGES = Counter("idp_password_changes", "Passwords changed by their owner.")
+RESETS = Counter("idp_password_resets", "Password reset steps.", ["step"])
+TOKENS = Counter("idp_tokens_issued", "Token responses by grant type.", ["grant"])
+LATENCY = Histogram(
+    "idp_request_duration_seconds", "Request latency by Flask endpoint.", ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+# audit event -> (counter, function of the event's details giving the labels)
+EVENT_COUNTERS = {
+    "login.success": (LOGINS, lambda d: {"outcome": "success"}),
+    "login.failure": (LOGINS, lambda d: {"outcome": d.get("reason", "failure")}),
+    "account.locked": (LOCKS, lambda d: {}),
+    "password.changed": (PASSWORD_CHANGES, lambda d: {}),
+    "reset.asked": (RESETS, lambda d: {"step": "asked"}),
+    "reset.answer_wrong": (RESETS, lambda d: {"step": "answer_wrong"}),
+    "reset.blocked": (RESETS, lambda d: {"step": "blocked"}),
+    "password.reset_sent": (RESETS, lambda d: {"step": "sent_by_assistance"}),
+    "password.provisional_used": (RESETS, lambda d: {"step": "provisional_used"}),
+    "token.issued": (TOKENS, lambda d: {"grant": str(d.get("grant") or "unknown")}),
+}
+_PENDING = "idp_metrics_pending"
+
+
+def count_event(session: Session, name: str, details: dict) -> None:
+    """Queue the counter of an audit event until its transaction commits."""
+    if name in EVENT_COUNTERS:
+        session.info.setdefault(_PENDING, []).append((name, details))
+
+
+@event.listens_for(Session, "after_commit")
+def _apply_pending(session: Session) -> None:
+    for name, details in session.info.pop(_PENDING, ()):
+        counter, labels = EVENT_COUNTERS[name]
+        values = labels(details)
+        (counter.labels(**values) if values else counter).inc()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _start_timer() -> None:
+    g.metrics_started_at = time.perf_counter()
+
+
+def _observe(response):
+    started = g.pop("metrics_started_at", None)
+    if started is not None:
+        # Endpoint names, never paths: a label per URL would grow without bound.
+        endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
+        LATENCY.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+    return response
+
+
+def is_allowed() -> bool:
+    """From a configured network, or with the configured bearer token."""
+    config = current_app.config
+    token = config["IDP_METRICS_TOKEN"]
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip())
+    except ValueError:
+        return False
+    return any(address in network for network in config["IDP_METRICS_ALLOWED_NETWORKS"])
+
+
+def metrics():
+    """Prometheus text exposition, for allowed networks or the bearer token only."""
+    if not is_allowed():
+        abort(404)  # not advertised to those who may not read it
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start_timer)
+    app.after_request(_observe)
+    app.add_url_rule("/metrics", "metrics", metrics)

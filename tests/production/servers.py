@@ -1,0 +1,184 @@
+"""What the production tests run against: gunicorn in a subprocess, and cuttable TCP proxies.
+
+Both listen on loopback only, on free ports. ``Gunicorn`` starts the real
+``gunicorn.conf.py`` with ``IDP_ENV=production``; ``CuttableProxy`` stands
+between it and PostgreSQL or Redis so that a test can make the dependency
+unreachable and bring it back without touching the machine's shared services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+START_TIMEOUT = 30
+
+
+class Gunicorn:
+    """``gunicorn -c gunicorn.conf.py wsgi:app`` with the given IDP_* environment."""
+
+    def __init__(self, environ: dict, tmp_path: Path, workers: int = 4):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.log_path = tmp_path / f"gunicorn-{self.port}.log"
+        metrics_dir = tmp_path / f"prometheus-{self.port}"
+        metrics_dir.mkdir()
+        inherited = {k: v for k, v in os.environ.items()
+                     if not k.startswith(("IDP_", "PROMETHEUS_", "GUNICORN_", "WEB_CONCURRENCY"))}
+        self.environ = {
+            **inherited, "IDP_ISSUER": self.url, **environ,
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Gunicorn:
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+                cwd=ROOT, env=self.environ, stdout=log, stderr=subprocess.STDOUT,
+            )
+        self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        """Until every worker is forked and one of them answers /healthz."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log_tail()}")
+            if len(self.worker_pids()) == self.workers and self._answers():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn not ready in {START_TIMEOUT} s:\n{self.log_tail()}")
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def worker_pids(self) -> list[int]:
+        """The master's children, from /proc (Linux)."""
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return []
+        return [int(child) for child in children]
+
+    def kill_workers(self) -> list[int]:
+        pids = self.worker_pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return pids
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+class CuttableProxy:
+    """A TCP relay on loopback; ``cut()`` drops every connection and refuses new ones."""
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def _call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+
+    def start(self) -> CuttableProxy:
+        self._thread.start()
+        self._call(self._listen())
+        return self
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(
+            self._relay, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _relay(self, reader, writer) -> None:
+        server = self._server
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        if server is not self._server or not server.is_serving():
+            # Accepted just before a cut: it must not outlive it.
+            writer.transport.abort()
+            upstream_writer.transport.abort()
+            return
+        self._writers |= {writer, upstream_writer}
+        await asyncio.gather(self._pipe(reader, upstream_writer),
+                             self._pipe(upstream_reader, writer))
+
+    async def _pipe(self, reader, writer) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.transport.abort()
+            self._writers.discard(writer)
+
+    async def _cut(self) -> None:
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def cut(self) -> None:
+        """Like a dependency that went away: open connections reset, new ones refused."""
+        self._call(self._cut())
+
+    def restore(self) -> None:
+        self._call(self._listen())
+
+    async def _shutdown(self) -> None:
+        await self._cut()
+        # The relays end by themselves once their sockets are aborted.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+
+    def stop(self) -> None:
+        self._call(self._shutdown())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()

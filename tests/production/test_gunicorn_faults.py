@@ -1,0 +1,203 @@
+"""Faults under gunicorn: a worker killed, PostgreSQL and Redis unreachable (REL-01).
+
+The machine's PostgreSQL and Redis are shared (CI), so they are never stopped:
+gunicorn reaches them through a ``CuttableProxy`` that the test cuts and restores.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from idp import audit
+from idp.extensions import db
+from idp.models import AuditEvent
+from idp.models import User
+from idp.models import UserSession
+from tests import backends
+from tests.conftest import STRONG_PASSWORD
+from tests.conftest import csrf_token
+from tests.production.conftest import PG_ADMIN_URL
+from tests.production.conftest import REDIS_URL
+from tests.production.conftest import UNLIMITED
+from tests.production.flows import LoginAttempt
+from tests.production.flows import attempt
+from tests.production.servers import CuttableProxy
+from tests.security.concurrency import run_concurrently
+
+RECOVERY_SECONDS = 20
+MSG_UNAVAILABLE = "Service indisponible"
+
+
+def until(condition, seconds: float = RECOVERY_SECONDS) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def logs_in(url: str, login: str) -> bool:
+    try:
+        return attempt(url, login, STRONG_PASSWORD).status_code == 303
+    except requests.RequestException:
+        return False
+
+
+# --- a worker killed in the middle of a login -------------------------------------------
+
+
+def post_or_killed(login_attempt: LoginAttempt, login: str) -> int | str:
+    try:
+        return login_attempt.post(login, STRONG_PASSWORD).status_code
+    except requests.ConnectionError:
+        return "killed"
+
+
+def assert_whole(logins: list[str]) -> None:
+    """No half-written login: the audit chain holds, and a session exists exactly when
+    its login.success row does."""
+    db.session.expire_all()
+    assert audit.verify_chain() is None
+    for login in logins:
+        user = db.session.execute(select(User).where(User.login == login)).scalar_one()
+        sessions = db.session.execute(
+            select(UserSession).where(UserSession.user_id == user.id)).scalars().all()
+        successes = db.session.execute(select(AuditEvent).where(
+            AuditEvent.event == "login.success", AuditEvent.login == login)).scalars().all()
+        assert len(sessions) == len(successes) <= 1
+        assert user.failed_attempts <= 1  # at most the one reservation the kill cut short
+    db.session.rollback()
+
+
+def test_workers_killed_during_logins_leave_consistent_data(start_gunicorn, make_user):
+    server = start_gunicorn(**UNLIMITED)
+    logins = [f"killed-{i}" for i in range(12)]
+    for login in logins:
+        make_user(login)
+    attempts = [LoginAttempt.prepare(server.url) for _ in logins]
+    timer = threading.Timer(0.15, server.kill_workers)
+    timer.start()
+    results = run_concurrently(len(logins), lambda i: post_or_killed(attempts[i], logins[i]))
+    timer.join()
+    assert "killed" in results, results  # the kill met logins in flight
+    server.wait_ready()  # gunicorn replaced the workers
+
+    assert_whole(logins)
+    # Everyone can start again, in the same browser, whether its login went through or not.
+    for login, login_attempt in zip(logins, attempts, strict=True):
+        page = login_attempt.session.get(f"{server.url}/login", timeout=30)
+        if page.status_code == 200 and 'name="password"' in page.text:
+            login_attempt.token = csrf_token(page.text)
+            assert login_attempt.post(login, STRONG_PASSWORD).status_code == 303
+        else:  # its login had completed: the SSO session is there
+            assert "/login" not in page.url
+
+
+# --- PostgreSQL and Redis unreachable ---------------------------------------------------
+
+
+@pytest.fixture
+def pg_proxy():
+    port = backends.make_url_port(PG_ADMIN_URL)
+    proxy = CuttableProxy(port).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def redis_proxy():
+    proxy = CuttableProxy(backends.make_url_port(REDIS_URL, default=6379)).start()
+    yield proxy
+    proxy.stop()
+
+
+class Load:
+    """Background browsers posting the login form until stopped; their statuses."""
+
+    def __init__(self, url: str, login: str, threads: int = 4):
+        self.url, self.login = url, login
+        self.statuses: list = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                login_attempt = LoginAttempt.prepare(self.url)  # the page needs no database
+                posted_at = time.monotonic()
+                status = login_attempt.post(self.login, "Mauvais-Mot-De-Passe-00").status_code
+            except requests.RequestException as error:
+                posted_at, status = time.monotonic(), type(error).__name__
+            self.statuses.append((posted_at, time.monotonic(), status))
+
+    def between(self, start: float, end: float) -> list:
+        """Statuses of the posts sent and answered inside [start, end)."""
+        return [status for posted_at, answered_at, status in self.statuses
+                if start <= posted_at and answered_at < end]
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+
+def test_postgresql_unreachable_under_load_fails_closed_then_recovers(
+        start_gunicorn, pg_url, pg_proxy, make_user):
+    make_user("steady")
+    make_user("loaded")
+    through_proxy = pg_url.replace(
+        f":{backends.make_url_port(PG_ADMIN_URL)}/", f":{pg_proxy.port}/")
+    server = start_gunicorn(database_url=through_proxy, **UNLIMITED)
+    assert logs_in(server.url, "steady")
+    with Load(server.url, "loaded") as load:
+        time.sleep(0.5)
+        pg_proxy.cut()
+        cut_at = time.monotonic()
+        time.sleep(1.5)
+        ready = requests.get(f"{server.url}/readyz", timeout=10)
+        login = LoginAttempt.prepare(server.url).post("steady", STRONG_PASSWORD)
+        restored_at = time.monotonic()
+        pg_proxy.restore()
+        assert until(lambda: logs_in(server.url, "steady")), server.log_tail()
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] == "down"
+    assert login.status_code == 503
+    assert MSG_UNAVAILABLE in login.text
+    during = load.between(cut_at, restored_at)
+    assert during
+    assert set(during) == {503}, during  # fail closed: no check, no page, no 500
+    assert {status for *_, status in load.statuses} <= {200, 503}
+    assert requests.get(f"{server.url}/readyz", timeout=10).status_code == 200
+
+
+def test_redis_unreachable_refuses_logins_then_recovers(start_gunicorn, redis_proxy, make_user):
+    user = make_user("limited-by-redis")
+    server = start_gunicorn(
+        IDP_RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{redis_proxy.port}/0", **UNLIMITED)
+    assert logs_in(server.url, "limited-by-redis")
+    redis_proxy.cut()
+    try:
+        login_attempt = LoginAttempt.prepare(server.url)  # the page itself has no limit
+        response = login_attempt.post("limited-by-redis", STRONG_PASSWORD)
+        ready = requests.get(f"{server.url}/readyz", timeout=10)
+    finally:
+        redis_proxy.restore()
+    assert response.status_code == 503
+    assert MSG_UNAVAILABLE in response.text
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"database": "ok", "ratelimit": "down"}
+    db.session.expire_all()
+    assert db.session.get(User, user.id).failed_attempts == 0  # not even checked
+    db.session.rollback()
+    assert until(lambda: logs_in(server.url, "limited-by-redis")), server.log_tail()

@@ -1,0 +1,64 @@
+"""Request ids and JSON logs in production (SPEC 5, SECURITY-CHECKLIST REL-07)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+
+from idp import create_app
+from idp.extensions import db
+from tests.conftest import TEST_OVERRIDES
+
+
+def test_every_response_carries_a_fresh_request_id(client):
+    first = client.get("/healthz").headers["X-Request-Id"]
+    second = client.get("/healthz").headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert first != second
+
+
+def test_a_well_formed_request_id_is_kept(client):
+    given = "3f1c2a9e-5b7d-4e0f-9a61-2c8d7e4b1f00"
+    response = client.get("/healthz", headers={"X-Request-Id": given})
+    assert response.headers["X-Request-Id"] == given
+
+
+@pytest.mark.parametrize("given", ["short", "a b c d e f g h", "x" * 129, "id<script>alert"])
+def test_a_malformed_request_id_is_replaced(client, given):
+    response = client.get("/healthz", headers={"X-Request-Id": given})
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-Id"])
+
+
+@pytest.fixture
+def production_app(database_url, smtp_server):
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    app = create_app(dict(TEST_OVERRIDES), environ={
+        "IDP_ENV": "production", "IDP_DATABASE_URL": database_url,
+        "IDP_SECRET_KEY": "k7Qz-3vLp9Xw2Rm8Tb4Nc6Yh1Jd5Fg0Sa", "IDP_ISSUER": "http://127.0.0.1:5000",
+        "IDP_MAIL_SERVER": "127.0.0.1", "IDP_MAIL_PORT": str(smtp_server.port),
+    })
+    app.log_stream = io.StringIO()
+    root.handlers[0].setStream(app.log_stream)
+    yield app
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_production_logs_json_lines_with_the_request_id_and_no_query(production_app):
+    client = production_app.test_client()
+    response = client.get("/authorize?code=SECRET-CODE-123&state=xyz",
+                          headers={"X-Request-Id": "req-0123456789"})
+    lines = [json.loads(line) for line in production_app.log_stream.getvalue().splitlines()]
+    access = [line for line in lines if line["logger"] == "idp.access"]
+    assert access, lines
+    assert access[-1]["request_id"] == "req-0123456789" == response.headers["X-Request-Id"]
+    assert access[-1]["path"] == "/authorize"
+    assert access[-1]["status"] == response.status_code
+    assert "SECRET-CODE-123" not in json.dumps(lines)
