@@ -2,19 +2,29 @@
 
 A CSRF-exempt blueprint (client authentication protects it, SPEC 4); every
 answer is JSON (or a JWT) and ``Cache-Control: no-store`` (RFC 6749 5.1,
-set for every page by ``idp.headers``).
+set for every page by ``idp.headers``), except discovery and JWKS: public
+documents served as precomputed bytes with an ETag and ``Cache-Control: public``,
+so that modules revalidate (304) instead of refetching (issue 7).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from flask import Blueprint
+from flask import Response
 from flask import current_app
-from flask import jsonify
+from flask import request
+from sqlalchemy import or_
+from sqlalchemy import select
 
 from idp.assistance.clients import AUTH_METHODS
 from idp.clock import utcnow
 from idp.database import commit
+from idp.extensions import db
 from idp.extensions import limiter
+from idp.models import SigningKey
 from idp.oidc import claims
 from idp.oidc import keys
 from idp.oidc.clients import SUPPORTED_SCOPES
@@ -22,6 +32,13 @@ from idp.oidc.server import current_server
 from idp.oidc.server import endpoint_url
 
 bp = Blueprint("oidc_api", __name__)
+
+# Discovery changes only with the configuration; the JWKS with a rotation, which
+# modules learn from an unknown kid (OIDC Core 10.1.1), hence the shorter life.
+CACHE_CONTROL = {
+    "oidc_api.discovery": "public, max-age=3600",
+    "oidc_api.jwks": "public, max-age=300",
+}
 
 
 def _token_limit() -> str:
@@ -64,20 +81,46 @@ def introspect():
 def jwks():
     """The public signing keys (RFC 7517), retired ones until their tokens are over."""
     now = utcnow()
-    keys.active_key(keys.DEFAULT_ALG, now)  # created on first need
-    document = keys.public_jwks(now)
-    commit()
-    response = jsonify(document)
-    response.content_type = "application/jwk-set+json"
-    return response
+    published = _published_keys(now)
+    if not any(alg == keys.DEFAULT_ALG and active for _id, alg, active, _end in published):
+        keys.active_key(keys.DEFAULT_ALG, now)  # created on first need
+        commit()
+        published = _published_keys(now)
+    else:
+        db.session.rollback()
+    cache = current_app.extensions.setdefault("idp_jwks", {})
+    if cache.get("published") != published:
+        # Importing a private key is slow (RSA key checks): only when the keys change.
+        body = _json_bytes(keys.public_jwks(now))
+        db.session.rollback()
+        cache.update(published=published, body=body, etag=_etag(body))
+    return _cacheable(cache["body"], cache["etag"], "application/jwk-set+json")
+
+
+def _published_keys(now) -> tuple:
+    """Which keys the JWKS holds, without loading them: (id, alg, is_active, not_after)."""
+    rows = db.session.execute(
+        select(SigningKey.id, SigningKey.alg, SigningKey.retired_at.is_(None),
+               SigningKey.not_after)
+        .where(or_(SigningKey.retired_at.is_(None), SigningKey.not_after > now))
+        .order_by(SigningKey.id)
+    ).all()
+    return tuple(tuple(row) for row in rows)
 
 
 @bp.get("/.well-known/openid-configuration")
 def discovery():
     """OpenID Provider metadata (OIDC Discovery 3; RFC 8414): exactly what is supported."""
-    issuer = current_app.config["IDP_ISSUER"]
+    cache = current_app.extensions.get("idp_discovery")
+    if cache is None:
+        body = _json_bytes(_metadata(current_app.config["IDP_ISSUER"]))
+        cache = current_app.extensions["idp_discovery"] = {"body": body, "etag": _etag(body)}
+    return _cacheable(cache["body"], cache["etag"], "application/json")
+
+
+def _metadata(issuer: str) -> dict:
     algs = list(keys.ALGORITHMS)
-    return jsonify({
+    return {
         "issuer": issuer,
         "authorization_endpoint": endpoint_url(issuer, "authorization"),
         "token_endpoint": endpoint_url(issuer, "token"),
@@ -110,4 +153,38 @@ def discovery():
         "prompt_values_supported": ["none", "login"],
         "authorization_response_iss_parameter_supported": True,
         "ui_locales_supported": ["fr-FR"],
-    })
+    }
+
+
+def _json_bytes(document: dict) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _etag(body: bytes) -> str:
+    """From the content: every worker and every host gives the same tag."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def _cacheable(body: bytes, etag: str, mimetype: str) -> Response:
+    """The precomputed document, or 304 when the module holds this version (RFC 9110 13.1.2)."""
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype=mimetype)
+    response.set_etag(etag)
+    return response
+
+
+@bp.after_app_request
+def _cache_control(response: Response) -> Response:
+    """Public caching for discovery and JWKS, over idp.headers' ``no-store``.
+
+    App-wide hooks run in the reverse order of their registration, and this blueprint
+    is registered before ``idp.headers.init_app``: this one runs after ``no-store`` was
+    set (tests/oidc/test_discovery.py checks the result).
+    """
+    policy = CACHE_CONTROL.get(request.endpoint or "")
+    if policy is not None and response.status_code in (200, 304):
+        response.headers["Cache-Control"] = policy
+        response.headers.pop("Pragma", None)
+    return response

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from authlib.oidc.discovery import OpenIDProviderMetadata
+
+from idp.extensions import db
 
 
 def test_metadata_lists_exactly_what_is_supported(client):
@@ -26,3 +29,40 @@ def test_jwks_publishes_public_keys_only(client):
         assert not {"d", "p", "q", "dp", "dq", "qi", "k"} & set(key)
         assert key["kid"]
         assert key["use"] == "sig"
+
+
+@pytest.mark.parametrize(("path", "max_age"), [
+    ("/.well-known/openid-configuration", "max-age=3600"),
+    ("/jwks", "max-age=300"),
+])
+def test_public_documents_are_cacheable_and_revalidate_with_304(client, path, max_age):
+    first = client.get(path)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200
+    assert first.headers["Cache-Control"] == f"public, {max_age}"
+    assert "Pragma" not in first.headers
+    assert client.get(path).headers["ETag"] == etag  # same bytes, same tag
+
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+    assert again.headers["Cache-Control"] == f"public, {max_age}"
+    assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_other_answers_stay_no_store(client):
+    assert client.get("/userinfo").headers["Cache-Control"] == "no-store"
+
+
+def test_jwks_follows_a_rotation_at_once(app, client):
+    before = client.get("/jwks")
+    result = app.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+
+    after = client.get("/jwks", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    kids = {key["kid"] for key in after.json["keys"]}
+    assert {key["kid"] for key in before.json["keys"]} < kids  # the retired key stays
+    assert after.headers["ETag"] != before.headers["ETag"]
