@@ -45,13 +45,10 @@ class SearchPage:
 def starts_with(column, prefix: str):
     """``column`` begins with ``prefix``, as an index-friendly range.
 
-    SQLite compares bytes, so the range is exactly « begins with ». PostgreSQL
-    compares in the database's collation, where a locale may ignore punctuation
-    (« jean.d » would fall outside [« jean. », « jean/ »)): the range is taken
-    in the byte-wise "C" collation there.
+    The searched columns compare byte by byte on both databases (SQLite's own
+    order; the "C" collation on PostgreSQL, ``idp.models.user.byte_ordered``),
+    so the range is exactly « begins with » and its index serves it.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        column = column.collate("C")
     last = ord(prefix[-1])
     if last >= 0x10FFFF:
         return column >= prefix

@@ -20,6 +20,16 @@ from idp.extensions import db
 from idp.models.types import UTCDateTime
 
 
+def byte_ordered(length: int):
+    """A string compared byte by byte, so that a prefix is an index range.
+
+    PostgreSQL's locales (C.UTF-8 included) order text in ways its planner does
+    not trust for prefix ranges; the "C" collation is plain byte order, as on
+    SQLite, whose own collation already is.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 def new_subject() -> str:
     """A stable opaque identifier for the OIDC ``sub`` claim (never the login)."""
     return secrets.token_urlsafe(24)
@@ -57,12 +67,12 @@ class User(db.Model):
     # Opaque, stable OIDC subject (OIDC Core 2: locally unique, never reassigned).
     subject: Mapped[str] = mapped_column(String(64), unique=True, default=new_subject)
     # Normalised identifier (NFKC, trimmed, lower case): the key of the account.
-    login: Mapped[str] = mapped_column(String(64), unique=True)
+    login: Mapped[str] = mapped_column(byte_ordered(64), unique=True)
     email: Mapped[str] = mapped_column(String(254), index=True)
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100), index=True)
     # SIRET of the professional's establishment: 14 digits, Luhn-checked.
-    siret: Mapped[str | None] = mapped_column(String(14), index=True)
+    siret: Mapped[str | None] = mapped_column(byte_ordered(14), index=True)
     # argon2id hash of the chosen password; NULL until the first connection is done.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # When the current chosen password was set (expiry counts from here).
@@ -98,10 +108,10 @@ class User(db.Model):
     # search_key(family_name, given_name) and search_key(email): indexed so that the
     # Assistance console's prefix search stays fast on 100,000 accounts (issue 6).
     name_key: Mapped[str] = mapped_column(
-        String(KEY_LENGTHS["family_name"]), index=True,
+        byte_ordered(KEY_LENGTHS["family_name"]), index=True,
         default=_key_default("family_name", "given_name"))
     email_key: Mapped[str] = mapped_column(
-        String(KEY_LENGTHS["email"]), index=True, default=_key_default("email"))
+        byte_ordered(KEY_LENGTHS["email"]), index=True, default=_key_default("email"))
 
     grants: Mapped[list[HabilitationGrant]] = relationship(  # noqa: F821
         back_populates="user", cascade="all, delete-orphan",
