@@ -74,7 +74,7 @@ def test_from_the_welcome_mails_to_the_module(page, app, live_server, module, ma
     choose_secret(page)
     image = page.locator("#captcha-image")
     expect(image).to_have_attribute("alt", re.compile("caractères"))
-    page.wait_for_function("document.getElementById('captcha-image').naturalWidth === 280")
+    expect(page.locator("#captcha-image")).to_have_js_property("naturalWidth", 280)
     expect(page.get_by_role("link", name="Écouter la version audio")).to_be_visible()
     type_captcha(page, CAPTCHA_TEXT.lower())
     # The pending authorization resumes: the module receives its code.

@@ -45,7 +45,7 @@ def test_first_connection_from_provisional_password_to_home_page(page, live_serv
     image = page.locator("#captcha-image")
     expect(image).to_have_attribute("alt", re.compile("caractères"))
     # The image really loads (same origin, allowed by the CSP).
-    page.wait_for_function("document.getElementById('captcha-image').naturalWidth === 280")
+    expect(page.locator("#captcha-image")).to_have_js_property("naturalWidth", 280)
     page.get_by_label("Saisissez les caractères de l'image").fill("xxxxxx")
     page.get_by_role("button", name="Valider").click()
     expect(page.locator("#captcha-error")).to_be_visible()
