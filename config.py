@@ -207,6 +207,10 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         # The limiter store must answer: failing open would disable the
         # lockout's companion defence (SECURITY-CHECKLIST REL-01).
         RATELIMIT_SWALLOW_ERRORS=False,
+        # A moving window allows no burst at a window's edge (twice the limit in a
+        # few seconds with fixed windows), and it times entries with the
+        # application's clock on memory and Redis alike.
+        RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_KEY_PREFIX=values["IDP_RATELIMIT_KEY_PREFIX"],
         RATELIMIT_STORAGE_OPTIONS=_storage_options(str(values["IDP_RATELIMIT_STORAGE_URI"])),
         # __Host- requires Secure; plain HTTP on loopback in development cannot use it.

@@ -118,19 +118,6 @@ def environ_for(database_url: str, smtp_port: int | None, **extra) -> dict:
 TEST_OVERRIDES = {"PASSWORD_HASH_PROFILE": "owasp-minimum", "WTF_CSRF_ENABLED": True}
 
 
-def pytest_collection_modifyitems(config, items):
-    """On PostgreSQL or Redis, tests about SQLite or the in-memory limiter itself are
-    skipped, saying why (tests/backends.py); they still run in ``make test``."""
-    skipped = {"sqlite_only": backends.ON_POSTGRESQL,
-               "memory_ratelimit_only": bool(backends.TEST_REDIS_URL)}
-    for item in items:
-        for name, is_skipped in skipped.items():
-            marker = item.get_closest_marker(name)
-            if marker is not None and is_skipped:
-                reason = marker.kwargs.get("reason", "")
-                item.add_marker(pytest.mark.skip(reason=f"{name}: {reason}"))
-
-
 @pytest.fixture(autouse=True)
 def _ratelimit_key_prefix(monkeypatch):
     """Each test counts its rate limits apart (a shared Redis keeps them for minutes).

@@ -676,7 +676,6 @@ def _is_429_page(response) -> bool:
             and int(response.headers["Retry-After"]) > 0)
 
 
-@pytest.mark.memory_ratelimit_only(reason="the window ends on Redis's clock, not time-machine's")
 def test_step_one_is_limited_by_identifier_and_by_ip(three_a_minute, app, user):
     with time_machine.travel(START, tick=False):
         # By identifier: three addresses ask for jdupont, the fourth is held back.
@@ -710,7 +709,6 @@ def test_step_two_is_limited_too(three_a_minute, client, user, mailbox):
     assert reload(user).reset_failures == 1
 
 
-@pytest.mark.memory_ratelimit_only(reason="the window ends on Redis's clock, not time-machine's")
 def test_step_two_is_limited_by_the_identifier_of_the_procedure(three_a_minute, app, user):
     """Six procedures opened for jdupont over two minutes, answered from six addresses:
     the fourth answer is held back, whatever ``identifier`` field the form carries."""

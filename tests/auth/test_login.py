@@ -312,7 +312,6 @@ def two_tries_a_minute(app_environ):
     app_environ["IDP_RATELIMIT_LOGIN_IDENTIFIER"] = "2/minute"
 
 
-@pytest.mark.memory_ratelimit_only(reason="the window ends on Redis's clock, not time-machine's")
 def test_too_many_tries_for_one_identifier_get_the_429_page(two_tries_a_minute, client,
                                                             make_user):
     user = make_user()
