@@ -92,28 +92,24 @@ def users_grant(login, spec, start, end, reason):
     done(f"Habilitation {code} accordée à {user.login}.")
 
 
-@users.command("revoke")
-@click.argument("login")
-@click.argument("code")
-@reason_option
-@guarded
-def users_revoke(login, code, reason):
-    """Revoke a habilitation."""
-    user = services.get_user(login)
-    services.revoke_habilitation(user, code.lower(), actor=ACTOR, reason=reason, now=utcnow())
-    done(f"Habilitation {code} retirée à {user.login}.")
+def _habilitation_action(name: str, action, message: str, help_text: str):
+    @users.command(name, help=help_text)
+    @click.argument("login")
+    @click.argument("code")
+    @reason_option
+    @guarded
+    def command(login, code, reason):
+        user = services.get_user(login)
+        action(user, code.lower(), actor=ACTOR, reason=reason, now=utcnow())
+        done(message.format(code=code, login=user.login))
+
+    return command
 
 
-@users.command("restore")
-@click.argument("login")
-@click.argument("code")
-@reason_option
-@guarded
-def users_restore(login, code, reason):
-    """Restore a revoked habilitation."""
-    user = services.get_user(login)
-    services.restore_habilitation(user, code.lower(), actor=ACTOR, reason=reason, now=utcnow())
-    done(f"Habilitation {code} rendue à {user.login}.")
+_habilitation_action("revoke", services.revoke_habilitation,
+                     "Habilitation {code} retirée à {login}.", "Revoke a habilitation.")
+_habilitation_action("restore", services.restore_habilitation,
+                     "Habilitation {code} rendue à {login}.", "Restore a revoked habilitation.")
 
 
 @users.command("show")

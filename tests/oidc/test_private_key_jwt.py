@@ -12,7 +12,6 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
-from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 from pytest_httpserver import HTTPServer
 
@@ -39,6 +38,15 @@ def rp(idp_url: str, client_id: str, key: RSAKey) -> OAuth2Session:
     return session
 
 
+@pytest.fixture
+def keyed_module(make_module, module_key, tmp_path) -> str:
+    """A module authenticating with private_key_jwt, its public keys in a JWKS file."""
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(public_jwks(module_key)))
+    make_module("keyed", auth_method="private_key_jwt", jwks_file=str(path))
+    return "keyed"
+
+
 def assertion(client_id: str, audience: str, key: RSAKey, jti: str) -> str:
     now = int(time.time())
     claims = {"iss": client_id, "sub": client_id, "aud": audience, "jti": jti,
@@ -47,12 +55,9 @@ def assertion(client_id: str, audience: str, key: RSAKey, jti: str) -> str:
 
 
 def test_module_with_a_jwks_file_gets_tokens(
-        live_server, browser, make_module, make_user, module_key, tmp_path):
+        live_server, browser, keyed_module, make_user, module_key):
     make_user()
-    path = tmp_path / "jwks.json"
-    path.write_text(json.dumps(public_jwks(module_key)))
-    make_module("keyed", auth_method="private_key_jwt", jwks_file=str(path))
-    session = rp(live_server.url, "keyed", module_key)
+    session = rp(live_server.url, keyed_module, module_key)
     params, verifier = log_in_and_get_code(browser, session, "jdupont")
     token = session.fetch_token(live_server.url + "/token", code=params["code"],
                                 code_verifier=verifier)
@@ -73,12 +78,9 @@ def test_module_keys_fetched_from_its_jwks_uri(
 
 
 def test_wrong_key_and_replayed_assertion_are_refused(
-        live_server, browser, make_module, make_user, module_key, tmp_path):
+        live_server, browser, keyed_module, make_user, module_key):
     make_user()
-    path = tmp_path / "jwks.json"
-    path.write_text(json.dumps(public_jwks(module_key)))
-    make_module("keyed", auth_method="private_key_jwt", jwks_file=str(path))
-    session = rp(live_server.url, "keyed", module_key)
+    session = rp(live_server.url, keyed_module, module_key)
     params, verifier = log_in_and_get_code(browser, session, "jdupont")
     token_url = live_server.url + "/token"
     form = {"grant_type": "authorization_code", "code": params["code"],
@@ -97,4 +99,3 @@ def test_wrong_key_and_replayed_assertion_are_refused(
     replay = requests.post(token_url, data={**form, "client_assertion": good}, timeout=10)
     assert replay.status_code in (400, 401)
     assert replay.json()["error"] == "invalid_client"
-    assert KeySet.import_key_set(public_jwks(module_key))
