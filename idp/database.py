@@ -75,10 +75,11 @@ def _dispose_after_fork() -> None:
 os.register_at_fork(after_in_child=_dispose_after_fork)
 
 
-def commit() -> int:
-    """Commit the unit of work, then send the mails it queued (never before).
+def commit(wait_for_mail: bool = False) -> int:
+    """Commit the unit of work, then hand over the mails it queued (never before).
 
-    Returns the number of mails that could not be delivered.
+    Mails leave from a background thread unless ``wait_for_mail``; then they are
+    sent now and the number that could not be delivered is returned.
     """
     db.session.commit()
-    return mail.flush()
+    return mail.flush(wait=wait_for_mail)

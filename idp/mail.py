@@ -1,5 +1,8 @@
 """Mails (SPEC 3.4): compose from French templates, send after the commit.
 
+Web flows hand their mails to a background thread (no response waits for
+SMTP); the Assistance console and the CLI send at once and report failures.
+
 With ``IDP_MAIL_SERVER`` set, mails go over SMTP (STARTTLS when
 ``IDP_MAIL_USE_TLS``); without it, outside production, each mail is written
 as an ``.eml`` file in ``instance/outbox/``.
@@ -7,9 +10,13 @@ as an ``.eml`` file in ``instance/outbox/``.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import queue
 import smtplib
 import ssl
+import threading
 import uuid
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -53,28 +60,61 @@ def discard() -> None:
     g.pop("_outbox", None)
 
 
-def flush() -> int:
-    """Send the queued mails; returns how many could not be delivered.
+def flush(wait: bool = False) -> int:
+    """Hand over the mails queued by the committed unit of work.
 
-    The data is already committed: a delivery failure is logged (never the
-    body) and reported to the caller rather than turned into an error page.
+    By default they leave from a background thread, so that no response waits
+    for the SMTP server: a right forgotten-password answer (which sends a
+    provisional password) takes as long as a wrong one (SECURITY-CHECKLIST
+    FPW-02), and the third failure of a real account (lock notice) as long as
+    that of an unknown identifier. ``wait=True`` sends them now and returns how
+    many could not be delivered, for the callers that report it (Assistance
+    console, CLI). A failure is logged, never the body.
     """
+    messages = g.pop("_outbox", [])
+    if not messages:
+        return 0
+    settings = _settings(current_app.config)
+    if not wait:
+        _sender.submit(settings, messages)
+        return 0
     failed = 0
-    for message in g.pop("_outbox", []):
+    for message in messages:
         try:
             send_now(message)
         except (OSError, smtplib.SMTPException) as exc:
             failed += 1
-            log.error("mail delivery failed: %s (%s)", message["Subject"], type(exc).__name__)
+            _log_failure(message, exc)
     return failed
 
 
+def wait_until_sent(timeout: float = 10.0) -> bool:
+    """Block until this process's background mails are all handed over (tests, exit)."""
+    return _sender.wait_idle(timeout)
+
+
 def send_now(message: EmailMessage) -> None:
-    config = current_app.config
-    if config["IDP_MAIL_SERVER"]:
-        _send_smtp(message, config)
+    deliver(message, _settings(current_app.config))
+
+
+def deliver(message: EmailMessage, settings: dict) -> None:
+    """Send over SMTP, or write an ``.eml`` file when no server is configured."""
+    if settings["IDP_MAIL_SERVER"]:
+        _send_smtp(message, settings)
     else:
-        _write_eml(message, Path(config["OUTBOX_DIR"]))
+        _write_eml(message, Path(settings["OUTBOX_DIR"]))
+
+
+_SETTINGS = ("IDP_MAIL_SERVER", "IDP_MAIL_PORT", "IDP_MAIL_USE_TLS", "IDP_MAIL_USERNAME",
+             "IDP_MAIL_PASSWORD", "OUTBOX_DIR")
+
+
+def _settings(config) -> dict:
+    return {name: config[name] for name in _SETTINGS}
+
+
+def _log_failure(message: EmailMessage, exc: BaseException) -> None:
+    log.error("mail delivery failed: %s (%s)", message["Subject"], type(exc).__name__)
 
 
 def _send_smtp(message: EmailMessage, config) -> None:
@@ -91,3 +131,60 @@ def _write_eml(message: EmailMessage, outbox: Path) -> None:
     outbox.mkdir(parents=True, exist_ok=True)
     name = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
     (outbox / name).write_bytes(bytes(message))
+
+
+class _Sender:
+    """One delivery thread per process, started on first use.
+
+    The mails live in this process's memory only between the commit and the
+    SMTP server (a second or so): they carry provisional passwords, which are
+    stored nowhere else in clear. A process that dies in between loses them;
+    the person asks again (forgotten password) or the helpdesk resends.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._thread: threading.Thread | None = None
+
+    def submit(self, settings: dict, messages: list[EmailMessage]) -> None:
+        with self._lock:
+            self._pending += len(messages)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="idp-mail", daemon=True)
+                self._thread.start()
+        for message in messages:
+            self._queue.put((settings, message))
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._lock:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _run(self) -> None:
+        while True:
+            settings, message = self._queue.get()
+            try:
+                deliver(message, settings)
+            except Exception as exc:  # noqa: BLE001 (a mail must never kill the thread)
+                _log_failure(message, exc)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    if not self._pending:
+                        self._idle.notify_all()
+
+
+_sender = _Sender()
+
+
+def _new_sender_after_fork() -> None:
+    """A forked worker has no delivery thread: its parent's queue stays the parent's."""
+    global _sender
+    _sender = _Sender()
+
+
+os.register_at_fork(after_in_child=_new_sender_after_fork)
+# A command or a worker that exits gives its last mails a moment to leave.
+atexit.register(wait_until_sent, 10.0)

@@ -6,6 +6,7 @@ and IDP_TEST_REDIS_URL are set (tests/backends.py, ``make test-postgresql``).
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import html
@@ -26,6 +27,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from idp import create_app
+from idp import mail
 from idp.assistance import services
 from idp.database import commit
 from idp.extensions import db
@@ -52,22 +54,30 @@ def free_port() -> int:
 
 @dataclass
 class Mailbox:
-    messages: list = field(default_factory=list)
+    """What reached the SMTP server. Web flows send from a background thread
+    (idp.mail), so reading waits until this process has handed its mails over."""
+
+    received: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    def receive(self, content: bytes) -> None:
+        message = email.message_from_bytes(content, policy=email.policy.default)
         with self.lock:
-            self.messages.append(message)
-        return "250 OK"
+            self.received.append(message)
 
     def clear(self) -> None:
+        mail.wait_until_sent()
         with self.lock:
-            self.messages.clear()
+            self.received.clear()
+
+    @property
+    def messages(self) -> list:
+        assert mail.wait_until_sent(), "mails still queued after 10 s"
+        with self.lock:
+            return list(self.received)
 
     def to(self, address: str) -> list:
-        with self.lock:
-            return [m for m in self.messages if m["To"] == address]
+        return [m for m in self.messages if m["To"] == address]
 
     @staticmethod
     def body(message) -> str:
@@ -83,10 +93,20 @@ class Mailbox:
         raise AssertionError(f"no provisional password mailed to {address}")
 
 
+@dataclass
+class SmtpHandler:
+    """The aiosmtpd side; kept apart from Mailbox, whose reads wait on idp.mail."""
+
+    mailbox: Mailbox
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook)
+        self.mailbox.receive(envelope.content)
+        return "250 OK"
+
+
 @pytest.fixture(scope="session")
 def smtp_server():
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller = Controller(SmtpHandler(Mailbox()), hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller
     controller.stop()
@@ -94,8 +114,32 @@ def smtp_server():
 
 @pytest.fixture
 def mailbox(smtp_server) -> Mailbox:
-    smtp_server.handler.clear()
-    return smtp_server.handler
+    smtp_server.handler.mailbox.clear()
+    return smtp_server.handler.mailbox
+
+
+@dataclass
+class HeldSmtpHandler(SmtpHandler):
+    """An SMTP server that keeps each mail's DATA waiting until ``release``."""
+
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook)
+        await asyncio.get_running_loop().run_in_executor(None, self.gate.wait, 30)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def held_smtp(app):
+    """Point the app at a slow SMTP server: yields its handler (``.gate``, ``.mailbox``)."""
+    handler = HeldSmtpHandler(Mailbox())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(IDP_MAIL_SERVER="127.0.0.1", IDP_MAIL_PORT=controller.port)
+    yield handler
+    handler.gate.set()
+    mail.wait_until_sent()
+    controller.stop()
 
 
 # --- the application -----------------------------------------------------------------

@@ -104,7 +104,7 @@ def run(form, user: User, call: Callable, done: str, template: str, **page):
             mail.discard()
             error = french(str(invalid))
         else:
-            if commit():
+            if commit(wait_for_mail=True):
                 flash(MSG_MAIL_FAILED, "warning")
             flash(done.replace("{login}", user.login), "success")
             return redirect(url_for("assistance.account_page", login=user.login), 303)

@@ -61,7 +61,7 @@ def create_account():
             error = french(str(invalid))
         else:
             login = user.login
-            if commit():
+            if commit(wait_for_mail=True):
                 flash(MSG_MAIL_FAILED, "warning")
             flash(f"Compte {login} créé ; les deux mails de bienvenue sont envoyés.", "success")
             return redirect(url_for("assistance.account_page", login=login), 303)
@@ -92,7 +92,7 @@ def import_accounts():
             _undo()
             error = french(str(invalid))
         else:
-            if commit():
+            if commit(wait_for_mail=True):
                 flash(MSG_MAIL_FAILED, "warning")
     report = [(r.line, r.login, r.created, french(r.error or "")) for r in results or []]
     created = sum(result.created for result in results or [])

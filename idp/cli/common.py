@@ -94,7 +94,7 @@ def guarded(command):
 
 def commit_and_warn() -> None:
     """Commit, then send the queued mails; undelivered ones are a warning, not a failure."""
-    failed = commit()
+    failed = commit(wait_for_mail=True)
     if failed:
         click.echo(f"Attention : {failed} mail(s) n'ont pas pu être envoyés.", err=True)
 

@@ -203,6 +203,16 @@ def test_right_answer_mails_a_provisional_password_over_smtp(client, user, mailb
     assert "reset" not in decoded_session(client.application, client)
 
 
+def test_the_right_answer_does_not_wait_for_the_mail_server(client, user, held_smtp):
+    """FPW-02: the provisional password leaves in the background, so the right answer's
+    response is not held by SMTP (and is not slower than a wrong one's)."""
+    response = forgot(client, "jdupont", SECRET_ANSWER)
+    assert is_done_page(response)
+    assert held_smtp.mailbox.received == []  # the server still holds the mail
+    held_smtp.gate.set()
+    assert len(provisional_mails(held_smtp.mailbox)) == 1
+
+
 def test_the_secret_question_shown_is_the_users_own(client, user):
     pass_arithmetic(client, "jdupont")
     page = question_page(client)

@@ -80,6 +80,16 @@ def test_third_failure_locks_for_twenty_minutes(client, make_user, audit_rows):
     assert [row.login for row in audit_rows("account.locked")] == ["jdupont"]
 
 
+def test_the_lock_notice_does_not_hold_the_third_failure(client, make_user, held_smtp):
+    """The lock mail leaves in the background: the third failure of a real account
+    answers as an unknown identifier's does, without waiting for SMTP."""
+    make_user()
+    assert [attempt(client, "jdupont", WRONG) for _ in range(3)] == ["invalid"] * 3
+    assert held_smtp.mailbox.received == []
+    held_smtp.gate.set()
+    assert len(held_smtp.mailbox.to("jdupont@example.test")) == 1
+
+
 def test_right_password_during_the_lock_gets_the_lock_message(client, make_user, audit_rows):
     make_user()
     for _ in range(3):
