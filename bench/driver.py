@@ -228,11 +228,16 @@ def run(name: str, unit: Unit, host: str, port: int, *, pids: Callable[[], list[
     threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(concurrency)]
     for thread in threads:
         thread.start()
-    barrier.wait()
-    time.sleep(warmup)
+    if warmup > 0:
+        barrier.wait()
+        time.sleep(warmup)
     server = pids()
     cpu_before, started = cpu_seconds(server), time.perf_counter()
     state["phase"] = "measure"
+    if warmup <= 0:
+        # No warm-up: every unit is measured (a pool of pre-made codes is used up
+        # exactly by the window, none taken before the clock starts).
+        barrier.wait()
     deadline = started + seconds
     while time.perf_counter() < deadline and any(t.is_alive() for t in threads):
         time.sleep(0.05)
