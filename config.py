@@ -94,6 +94,7 @@ VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_SESSION_IDLE_MINUTES": (30, _POSITIVE),
     "IDP_SESSION_MAX_HOURS": (12, _POSITIVE),
     "IDP_PROXY_HOPS": (0, _int_between(0)),
+    "IDP_KEYS_REFRESH_SECONDS": (5, _int_between(0, 300)),
     # Shared Redis: each deployment (or test) counts under its own prefix.
     "IDP_RATELIMIT_KEY_PREFIX": ("idp", _str),
     # /metrics: from these networks, or anywhere with the bearer token (SPEC 5).

@@ -11,14 +11,27 @@ CSP = (
 )
 
 
+SECURITY_HEADERS = (
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def security_headers(production: bool) -> list[tuple[str, str]]:
+    """The headers of every response, for answers built outside Flask (idp.oidc.documents)."""
+    found = [("Content-Security-Policy", CSP), *SECURITY_HEADERS]
+    return [*found, HSTS] if production else found
+
+
 def _secure_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
-    headers["X-Frame-Options"] = "DENY"
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+    for name, value in SECURITY_HEADERS:
+        headers[name] = value
     if not request.path.startswith("/static/"):
         # Pages and API answers carry personal data or one-time state (HDR-04).
         headers["Cache-Control"] = "no-store"
@@ -27,7 +40,7 @@ def _secure_headers(response):
 
 
 def _hsts(response):
-    response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    response.headers[HSTS[0]] = HSTS[1]
     return response
 
 

@@ -45,7 +45,8 @@ class RequestIdFilter(logging.Filter):
     """Adds ``request_id`` to every record (None outside a request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id()
+        if not getattr(record, "request_id", None):  # idp.oidc.documents passes its own
+            record.request_id = request_id()
         return True
 
 
@@ -65,9 +66,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def request_id_from(given: str) -> str:
+    """The caller's ``X-Request-Id`` when well-formed, otherwise a fresh random one."""
+    return given if _WELL_FORMED.fullmatch(given) else secrets.token_hex(16)
+
+
 def _assign_request_id() -> None:
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = given if _WELL_FORMED.fullmatch(given) else secrets.token_hex(16)
+    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
     g.logs_started_at = time.perf_counter()
 
 
@@ -77,17 +82,27 @@ def _return_request_id(response):
     return response
 
 
-def _access_line(response):
-    started = g.get("logs_started_at")
+def access_line(method: str, path: str, endpoint: str | None, status: int,
+                started: float | None, ip: str | None, request_id: str | None = None) -> None:
+    """One line per request: never the query string, a body, a header or a cookie."""
     fields = {
-        "method": request.method,
-        "path": request.path,  # never the query string
-        "endpoint": request.url_rule.endpoint if request.url_rule else None,
-        "status": response.status_code,
+        "method": method,
+        "path": path,
+        "endpoint": endpoint,
+        "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-        "ip": request.remote_addr,
+        "ip": ip,
     }
-    access_log.info("request", extra={"fields": fields})
+    extra = {"fields": fields}
+    if request_id:
+        extra["request_id"] = request_id
+    access_log.info("request", extra=extra)
+
+
+def _access_line(response):
+    access_line(request.method, request.path,
+                request.url_rule.endpoint if request.url_rule else None,
+                response.status_code, g.get("logs_started_at"), request.remote_addr)
     return response
 
 

@@ -85,12 +85,15 @@ def _start_timer() -> None:
     g.metrics_started_at = time.perf_counter()
 
 
+def observe(endpoint: str, started: float) -> None:
+    # Endpoint names, never paths: a label per URL would grow without bound.
+    LATENCY.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+
+
 def _observe(response):
     started = g.pop("metrics_started_at", None)
     if started is not None:
-        # Endpoint names, never paths: a label per URL would grow without bound.
-        endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
-        LATENCY.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+        observe(request.url_rule.endpoint if request.url_rule else "unmatched", started)
     return response
 
 

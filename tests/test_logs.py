@@ -62,3 +62,16 @@ def test_production_logs_json_lines_with_the_request_id_and_no_query(production_
     assert access[-1]["path"] == "/authorize"
     assert access[-1]["status"] == response.status_code
     assert "SECRET-CODE-123" not in json.dumps(lines)
+
+
+def test_discovery_served_from_its_cached_bytes_is_logged_like_any_request(production_app):
+    client = production_app.test_client()
+    path = "/.well-known/openid-configuration"
+    client.get(path)  # built by the view
+    response = client.get(path, headers={"X-Request-Id": "req-cached-0001"})  # cached bytes
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    lines = [json.loads(line) for line in production_app.log_stream.getvalue().splitlines()]
+    access = [line for line in lines if line["logger"] == "idp.access"]
+    assert [line["endpoint"] for line in access[-2:]] == ["oidc_api.discovery"] * 2
+    assert access[-1]["request_id"] == "req-cached-0001"
+    assert access[-1]["status"] == 200

@@ -16,30 +16,19 @@ from flask import Blueprint
 from flask import Response
 from flask import current_app
 from flask import request
-from sqlalchemy import or_
-from sqlalchemy import select
 
 from idp.assistance.clients import AUTH_METHODS
 from idp.clock import utcnow
 from idp.database import commit
-from idp.extensions import db
 from idp.extensions import limiter
-from idp.models import SigningKey
 from idp.oidc import claims
+from idp.oidc import documents
 from idp.oidc import keys
 from idp.oidc.clients import SUPPORTED_SCOPES
 from idp.oidc.server import current_server
 from idp.oidc.server import endpoint_url
 
 bp = Blueprint("oidc_api", __name__)
-
-# Discovery changes only with the configuration; the JWKS with a rotation, which
-# modules learn from an unknown kid (OIDC Core 10.1.1), hence the shorter life.
-CACHE_CONTROL = {
-    "oidc_api.discovery": "public, max-age=3600",
-    "oidc_api.jwks": "public, max-age=300",
-}
-
 
 def _token_limit() -> str:
     return current_app.config["IDP_RATELIMIT_TOKEN"]
@@ -81,31 +70,13 @@ def introspect():
 def jwks():
     """The public signing keys (RFC 7517), retired ones until their tokens are over."""
     now = utcnow()
-    published = _published_keys(now)
-    if not any(alg == keys.DEFAULT_ALG and active for _id, alg, active, _end in published):
-        keys.active_key(keys.DEFAULT_ALG, now)  # created on first need
-        commit()
-        published = _published_keys(now)
-    else:
-        db.session.rollback()
-    cache = current_app.extensions.setdefault("idp_jwks", {})
-    if cache.get("published") != published:
-        # Importing a private key is slow (RSA key checks): only when the keys change.
-        body = _json_bytes(keys.public_jwks(now))
-        db.session.rollback()
-        cache.update(published=published, body=body, etag=_etag(body))
-    return _cacheable(cache["body"], cache["etag"], "application/jwk-set+json")
-
-
-def _published_keys(now) -> tuple:
-    """Which keys the JWKS holds, without loading them: (id, alg, is_active, not_after)."""
-    rows = db.session.execute(
-        select(SigningKey.id, SigningKey.alg, SigningKey.retired_at.is_(None),
-               SigningKey.not_after)
-        .where(or_(SigningKey.retired_at.is_(None), SigningKey.not_after > now))
-        .order_by(SigningKey.id)
-    ).all()
-    return tuple(tuple(row) for row in rows)
+    keys.ensure_active(keys.DEFAULT_ALG, now)  # created on first need
+    commit()
+    body = _json_bytes(keys.public_jwks(now))
+    # One assignment: idp.oidc.documents reads it from other threads.
+    current_app.extensions["idp_jwks"] = {
+        "body": body, "etag": _etag(body), "fresh_until": keys.copy_fresh_until(now)}
+    return _cacheable(body, _etag(body), "application/jwk-set+json")
 
 
 @bp.get("/.well-known/openid-configuration")
@@ -183,7 +154,7 @@ def _cache_control(response: Response) -> Response:
     is registered before ``idp.headers.init_app``: this one runs after ``no-store`` was
     set (tests/oidc/test_discovery.py checks the result).
     """
-    policy = CACHE_CONTROL.get(request.endpoint or "")
+    policy = documents.CACHE_CONTROL.get(request.endpoint or "")
     if policy is not None and response.status_code in (200, 304):
         response.headers["Cache-Control"] = policy
         response.headers.pop("Pragma", None)

@@ -41,7 +41,8 @@ MAX_HINT_LENGTH = 8000
 class EndSessionEndpoint(_EndSessionEndpoint):
     def get_server_jwks(self):
         # Active and retained keys: a hint stays valid across a rotation (OIDC Core 10.1.1).
-        return keys.verification_keyset(utcnow())
+        hint = request.values.get("id_token_hint")
+        return keys.verification_keyset(utcnow(), keys.kid_of(hint))
 
     def get_algorithms(self) -> list[str]:
         # What we sign with, nothing else: "none" and HS* can never verify (LOGOUT-03).

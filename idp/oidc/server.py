@@ -80,6 +80,7 @@ def init_app(app: Flask) -> None:
     from idp.extensions import csrf
     from idp.oidc import api
     from idp.oidc import backchannel
+    from idp.oidc import documents
     from idp.oidc import logout  # noqa: F401 (adds the end-session pages to views.bp)
     from idp.oidc import views
 
@@ -89,3 +90,4 @@ def init_app(app: Flask) -> None:
     # Client authentication protects the API; no cookie, no CSRF token (SPEC 4).
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
+    documents.init_app(app)

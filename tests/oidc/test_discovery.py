@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
 import pytest
+import time_machine
 from authlib.oidc.discovery import OpenIDProviderMetadata
+from sqlalchemy import event
 
 from idp.extensions import db
 
@@ -66,3 +72,59 @@ def test_jwks_follows_a_rotation_at_once(app, client):
     kids = {key["kid"] for key in after.json["keys"]}
     assert {key["kid"] for key in before.json["keys"]} < kids  # the retired key stays
     assert after.headers["ETag"] != before.headers["ETag"]
+
+
+# --- served before Flask from the cached bytes (idp.oidc.documents) -----------------
+
+UNSTABLE = {"X-Request-Id", "Date"}
+
+
+def _statements(app):
+    """Count the SQL statements the application sends from now on."""
+    seen = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: seen.append(1))
+    return seen
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks"])
+def test_the_cached_answer_is_the_views_answer_without_the_database(app, client, path):
+    built = client.get(path)  # by the Flask view
+    statements = _statements(app)
+    served = client.get(path, headers={"X-Request-Id": "req-0123456789"})
+    assert statements == []  # no database, no session: the precomputed bytes
+    assert served.data == built.data
+    assert served.headers["X-Request-Id"] == "req-0123456789"
+    assert {(k, v) for k, v in served.headers.items() if k not in UNSTABLE} \
+        == {(k, v) for k, v in built.headers.items() if k not in UNSTABLE}
+
+    head = client.head(path)
+    assert head.status_code == 200
+    assert head.data == b""
+    assert head.headers["Content-Length"] == str(len(built.data))
+    not_modified = client.get(path, headers={"If-None-Match": f'"x", {built.headers["ETag"]}'})
+    assert not_modified.status_code == 304
+    assert not_modified.data == b""
+    assert statements == []
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks"])
+def test_other_methods_and_query_strings_still_go_through_flask(client, path):
+    client.get(path)
+    refused = client.post(path)
+    assert refused.status_code == 405
+    assert "text/html" in refused.headers["Content-Type"]  # the French error page
+    assert client.get(path + "?x=1").data == client.get(path).data
+
+
+def test_the_cached_jwks_is_read_again_after_the_refresh_period(app, client):
+    period = timedelta(seconds=app.config["IDP_KEYS_REFRESH_SECONDS"])
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        client.get("/jwks")
+        statements = _statements(app)
+        clock.move_to(start + period - timedelta(seconds=1))
+        client.get("/jwks")
+        assert statements == []
+        clock.move_to(start + period)
+        client.get("/jwks")
+        assert statements != []  # the keys were read again
