@@ -51,4 +51,4 @@ class Client(db.Model):
     # Free text kept by operators (never shown to users).
     notes: Mapped[str | None] = mapped_column(Text)
 
-    habilitation: Mapped[Habilitation] = relationship()
+    habilitation: Mapped[Habilitation] = relationship(lazy="joined", innerjoin=True)

@@ -49,7 +49,7 @@ class HabilitationGrant(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship("User", back_populates="grants", foreign_keys=[user_id])
-    habilitation: Mapped[Habilitation] = relationship()
+    habilitation: Mapped[Habilitation] = relationship(lazy="joined", innerjoin=True)
 
     __table_args__ = (
         Index("ix_grants_user_habilitation", "user_id", "habilitation_id", unique=True),

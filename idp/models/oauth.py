@@ -72,8 +72,9 @@ class AuthorizationCode(db.Model):
     # Token family created by that redemption, revoked when the code is replayed.
     family_id: Mapped[str | None] = mapped_column(String(64))
 
-    client = relationship("Client")
-    user = relationship("User")
+    # Always needed together (token endpoint, userinfo): one query, not three.
+    client = relationship("Client", lazy="joined", innerjoin=True)
+    user = relationship("User", lazy="joined", innerjoin=True)
 
     # Authlib's AuthorizationCodeMixin (OIDC flavour).
     def get_redirect_uri(self) -> str:
@@ -126,8 +127,9 @@ class Token(db.Model):
     # Set when the refresh token was used once (conditional UPDATE): reuse is theft.
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    client = relationship("Client")
-    user = relationship("User")
+    # Always needed together (token endpoint, userinfo): one query, not three.
+    client = relationship("Client", lazy="joined", innerjoin=True)
+    user = relationship("User", lazy="joined", innerjoin=True)
 
 
 class UsedClientAssertion(db.Model):

@@ -77,6 +77,6 @@ class UserSession(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
-    user = relationship("User")
+    user = relationship("User", lazy="joined", innerjoin=True)  # every use reads both
 
     __table_args__ = (Index("ix_user_sessions_user_ended", "user_id", "ended_at"),)

@@ -6,6 +6,8 @@ import hmac
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
+from flask import g
+from flask import has_request_context
 from sqlalchemy import select
 
 from idp.assistance.clients import AUTH_METHODS
@@ -83,7 +85,12 @@ def query_client(client_id) -> OAuthClient | None:
     """An active client by its client_id; disabled clients do not exist (AUTHZ-04)."""
     if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
         return None
-    row = db.session.execute(
-        select(Client).where(Client.client_id == client_id, Client.is_active.is_(True))
-    ).scalar_one_or_none()
-    return OAuthClient(row) if row is not None else None
+    # Authlib asks up to three times per request: read once per request (never longer,
+    # so that a client disabled by the Assistance console is refused at once).
+    known = g.setdefault("_idp_clients", {}) if has_request_context() else {}
+    if client_id not in known:
+        row = db.session.execute(
+            select(Client).where(Client.client_id == client_id, Client.is_active.is_(True))
+        ).scalar_one_or_none()
+        known[client_id] = OAuthClient(row) if row is not None else None
+    return known[client_id]
