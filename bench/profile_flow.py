@@ -1,11 +1,15 @@
-"""Profile the returning-user flow in-process (cProfile): where a flow's CPU goes.
+"""Profile a flow in-process (cProfile): where its CPU goes, request by request.
 
-    .venv/bin/python bench/profile_flow.py [FLOWS] [--sort tottime] [--alg RS256|ES256]
+    .venv/bin/python bench/profile_flow.py [FLOWS] [--password] [--only STEP]
+        [--sort tottime] [--filter REGEX] [--top N] [--callers REGEX]
 
-A fresh SQLite database under build/profile/, the demo data (``idp demo seed``), one
-SSO session, then FLOWS times authorize -> token -> userinfo through the Flask test
-client, profiled. Prints per-request CPU and the top functions. Not a benchmark (no
-HTTP server, no concurrency): it says where to look, ``make bench`` says how fast.
+A fresh SQLite database under build/profile/, the demo data (``idp demo seed``),
+then FLOWS flows through the Flask test client: the returning user's (one SSO
+session: authorize -> token -> userinfo) or, with ``--password``, a new browser's
+(authorize -> login page -> password -> authorize -> token -> userinfo). Prints
+the CPU of each step without the profiler, then the profile (of one step with
+``--only``). Not a benchmark (no HTTP server, no concurrency): it says where to
+look, ``make bench`` says how fast.
 """
 
 from __future__ import annotations
@@ -27,14 +31,19 @@ sys.path.insert(0, str(ROOT))
 from bench import scenarios  # noqa: E402
 from bench.seed import app_environ  # noqa: E402
 
+STEPS = ("authorize", "login page", "password", "authorize after login", "token", "userinfo")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("flows", nargs="?", type=int, default=300)
+    parser.add_argument("--password", action="store_true", help="a new browser each flow")
+    parser.add_argument("--only", default="", choices=("", *STEPS), help="profile one step")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--client", default="demo-module")
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--filter", default="", help="a regex on file:function, e.g. idp")
+    parser.add_argument("--callers", default="", help="print the callers of these functions")
     args = parser.parse_args()
     work = ROOT / "build" / "profile"
     shutil.rmtree(work, ignore_errors=True)
@@ -49,50 +58,72 @@ def main() -> None:
     for command in (["db", "upgrade"], ["demo", "seed", "--users", "10"]):
         result = runner.invoke(args=command)
         assert result.exit_code == 0, result.output
-    client = app.test_client()
     redirect_uri = scenarios.IDP_CLIENTS[args.client]
+    headers = scenarios.basic(args.client, DEMO_CLIENT_SECRET)
+    spent = dict.fromkeys(STEPS, 0.0)
+    profiling = {"on": False}
+    profiler = cProfile.Profile()
 
-    def authorize():
+    def timed(step, call):
+        inside = profiling["on"] and args.only in ("", step)
+        started = time.process_time()
+        if inside:
+            profiler.enable()
+        result = call()
+        if inside:
+            profiler.disable()
+        spent[step] += time.process_time() - started
+        return result
+
+    def log_in(client, location: str) -> str:
+        page = timed("login page", lambda: client.get(location))
+        token = scenarios.CSRF.search(page.text).group(1)
+        next_url = parse_qs(urlsplit(location).query).get("next", [""])[0]
+        done = timed("password", lambda: client.post("/login", data={
+            "csrf_token": token, "identifier": "bench-00001", "password": BENCH_PASSWORD,
+            "next": next_url}))
+        assert done.status_code == 303, done.text[:500]
+        return done.headers["Location"]
+
+    def flow(client) -> None:
         verifier, challenge = scenarios.pkce()
         path = scenarios.authorize_path("/authorize", args.client, redirect_uri,
                                         scenarios.IDP_SCOPE, challenge)
-        return client.get(path), verifier
-
-    # Log in once: the SSO session every profiled flow reuses.
-    response, verifier = authorize()
-    login_path = response.headers["Location"]
-    page = client.get(login_path)
-    token = scenarios.CSRF.search(page.text).group(1)
-    next_url = parse_qs(urlsplit(login_path).query).get("next", [""])[0]
-    done = client.post("/login", data={"csrf_token": token, "identifier": "bench-00001",
-                                       "password": BENCH_PASSWORD, "next": next_url})
-    assert done.status_code == 303, done.text[:500]
-    client.get(done.headers["Location"])
-    headers = scenarios.basic(args.client, DEMO_CLIENT_SECRET)
-
-    def flow():
-        response, verifier = authorize()
+        response = timed("authorize", lambda: client.get(path))
+        if not response.headers["Location"].startswith(scenarios.CALLBACK_PREFIX):
+            back = log_in(client, response.headers["Location"])
+            response = timed("authorize after login", lambda: client.get(back))
         code = scenarios.code_from(response.headers["Location"])
-        tokens = client.post("/token", headers=headers, data={
+        tokens = timed("token", lambda: client.post("/token", headers=headers, data={
             "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "code_verifier": verifier})
+            "code_verifier": verifier}))
         assert tokens.status_code == 200, tokens.text
-        info = client.get("/userinfo", headers={
-            "Authorization": f"Bearer {tokens.json['access_token']}"})
+        info = timed("userinfo", lambda: client.get("/userinfo", headers={
+            "Authorization": f"Bearer {tokens.json['access_token']}"}))
         assert info.status_code == 200
 
+    returning = app.test_client()
+    flow(returning)  # its SSO session
+
+    def one() -> None:
+        flow(app.test_client() if args.password else returning)
+
     for _ in range(20):
-        flow()  # warm-up: imports, key import, compiled SQL
-    profiler = cProfile.Profile()
-    started = time.process_time()
-    profiler.enable()
-    for _ in range(args.flows):
-        flow()
-    profiler.disable()
-    cpu = (time.process_time() - started) / args.flows
-    print(f"{args.flows} flows, {cpu * 1000:.2f} ms of CPU per flow (profiled, client included)")
+        one()  # warm-up: imports, key import, compiled SQL
+    for phase in ("plain", "profiled"):
+        for step in spent:
+            spent[step] = 0.0
+        profiling["on"] = phase == "profiled"
+        for _ in range(args.flows):
+            one()
+        total = sum(spent.values()) / args.flows * 1000
+        print(f"{phase}: CPU per flow {total:.2f} ms (" + ", ".join(
+            f"{step} {value / args.flows * 1000:.2f}" for step, value in spent.items() if value)
+            + "; test client included)")
     stats = pstats.Stats(profiler).sort_stats(args.sort)
     stats.print_stats(args.filter, args.top) if args.filter else stats.print_stats(args.top)
+    if args.callers:
+        stats.print_callers(args.callers)
 
 
 if __name__ == "__main__":

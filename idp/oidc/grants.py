@@ -102,9 +102,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         ).rowcount == 1
         row = db.session.execute(
             select(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash)
+            .execution_options(populate_existing=True)  # as the UPDATE left it
         ).scalar_one_or_none()
         if won:
-            db.session.refresh(row)
             return row
         if row is not None and row.client_id == client.row.id and row.consumed_at is not None:
             _revoke_replayed(row, now)

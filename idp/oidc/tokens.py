@@ -18,6 +18,8 @@ from datetime import timedelta
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from flask import g
+from flask import has_request_context
 from joserfc import jws
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -125,8 +127,16 @@ class PresentedToken:
 
 
 def session_alive(sid: str, now: datetime) -> UserSession | None:
-    """The SSO session behind a grant, unless ended or past its absolute end."""
-    row = db.session.execute(select(UserSession).where(UserSession.sid == sid)).scalar()
+    """The SSO session behind a grant, unless ended or past its absolute end.
+
+    Asked twice per token request (grant check, then the refresh token's end):
+    read once per request.
+    """
+    seen = g.setdefault("_idp_sso_sessions", {}) if has_request_context() else {}
+    if sid not in seen:
+        seen[sid] = db.session.execute(
+            select(UserSession).where(UserSession.sid == sid)).scalar()
+    row = seen[sid]
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
     return row
