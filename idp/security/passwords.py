@@ -92,6 +92,11 @@ def dummy_verify() -> None:
         pass
 
 
+def dummy_hash() -> None:
+    """Spend the time of hashing a new password (a reset that sends nothing, FPW-02)."""
+    hasher().hash(secrets.token_urlsafe(16))
+
+
 def generate_provisional_password() -> str:
     """A random provisional password from an unambiguous alphabet (SPEC 3.4)."""
     return "".join(secrets.choice(PROVISIONAL_ALPHABET) for _ in range(PROVISIONAL_LENGTH))
