@@ -14,11 +14,13 @@ from idp.cli.admin import demo
 from idp.cli.admin import habilitations
 from idp.cli.admin import keys
 from idp.cli.admin import notify_expiring
+from idp.cli.admin import purge
 from idp.cli.users import users
 
 
 def init_app(app: Flask) -> None:
-    for group in (users, habilitations, clients, audit_group, demo, keys, notify_expiring):
+    for group in (users, habilitations, clients, audit_group, demo, keys, notify_expiring,
+                  purge):
         app.cli.add_command(group)
 
 

@@ -1,4 +1,6 @@
-"""``idp habilitations|clients|keys|audit|demo ...`` and ``idp notify-expiring`` (SPEC 3.3)."""
+"""``idp habilitations|clients|keys|audit|demo ...`` (SPEC 3.3) and the daily cron jobs
+``idp notify-expiring`` and ``idp purge``.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from idp.extensions import db
 from idp.models import Habilitation
 from idp.oidc import keys as signing_keys
 from idp.security.expiry import send_expiry_reminders
+from idp.security.purge import purge as purge_expired
 
 habilitations = OneLineGroup("habilitations", help="Habilitations (droits d'accès aux modules).")
 clients = OneLineGroup("clients", help="Modules clients OpenID Connect.")
@@ -172,3 +175,14 @@ def notify_expiring():
     """Mail the reminders 15, 7 and 1 days before passwords expire (daily cron)."""
     sent = send_expiry_reminders(utcnow())
     done(f"{sent} rappel(s) envoyé(s).")
+
+
+@click.command("purge", cls=OneLineCommand)
+@guarded
+def purge():
+    """Delete the expired codes, tokens, sessions... that serve no more purpose (daily cron)."""
+    counts = purge_expired(utcnow())
+    done(f"Purge terminée : {counts['codes']} codes, {counts['grants']} jetons, "
+         f"{counts['assertions']} assertions, {counts['login_flows']} étapes de connexion, "
+         f"{counts['challenges']} défis, {counts['sessions']} sessions, "
+         f"{counts['throttles']} compteurs.")
