@@ -253,7 +253,7 @@ def _seed_schema_and_demo(url: str) -> None:
         now = utcnow()
         seed(now, bench_users=0)
         for alg in keys.ALGORITHMS:
-            keys.active_key(alg, now)
+            keys.ensure_active(alg, now)
         db.session.execute(db.update(Client).where(Client.client_id == "demo-module-2")
                            .values(id_token_signed_response_alg="ES256"))
         commit()
