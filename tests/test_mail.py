@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from idp import mail
 from idp.extensions import db
 from tests.cli.conftest import assert_one_line_refusal
+from tests.conftest import csrf_token
 from tests.conftest import environ_for as environ_for
 from tests.conftest import free_port
 
@@ -153,3 +154,32 @@ def test_a_down_smtp_server_does_not_crash_an_import(runner, smtp_down, tmp_path
     assert "ligne 2 : alice créé" in result.stdout
     assert result.stderr.strip() == "Attention : 2 mail(s) n'ont pas pu être envoyés."
     assert [row.login for row in audit_rows("account.created")] == ["alice"]
+
+
+def test_a_web_flow_with_smtp_down_answers_logs_and_the_next_mail_still_leaves(
+        app, client, make_user, smtp_server, caplog):
+    """Background delivery: a refused mail is logged (never its content), the page is
+    unaffected, and the delivery thread goes on with the next mails."""
+    make_user("jdupont")
+    make_user("mmartin")
+
+    def lock(login: str) -> None:
+        for _ in range(3):  # the third failure locks and queues the lock notice
+            page = client.get("/login")
+            response = client.post("/login", data={
+                "identifier": login, "password": "Pas-Le-Bon-Mot-De-Passe-1",
+                "csrf_token": csrf_token(page.text)})
+            assert response.status_code == 200
+
+    mailbox = smtp_server.handler.mailbox
+    mailbox.clear()
+    app.config.update(IDP_MAIL_SERVER="127.0.0.1", IDP_MAIL_PORT=free_port())  # relay down
+    lock("jdupont")
+    assert mail.wait_until_sent()
+    failures = [r for r in caplog.records if r.getMessage().startswith("mail delivery failed")]
+    assert len(failures) == 1
+    assert mailbox.messages == []
+
+    app.config.update(IDP_MAIL_PORT=smtp_server.port)  # back
+    lock("mmartin")
+    assert [m["To"] for m in mailbox.messages] == ["mmartin@example.test"]
