@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import os
 import weakref
 
@@ -49,7 +51,27 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if _READ_ONLY.get() else "BEGIN IMMEDIATE")
+
+
+# Set while a view that never writes runs (``read_only``): on SQLite its transaction
+# begins DEFERRED, a plain WAL reader that neither waits for writers nor holds them up.
+_READ_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("idp_read_only",
+                                                                   default=False)
+
+
+def read_only(view):
+    """Mark a view that only reads (userinfo): SQLite need not take the write lock."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        token = _READ_ONLY.set(True)
+        try:
+            return view(*args, **kwargs)
+        finally:
+            _READ_ONLY.reset(token)
+
+    return wrapped
 
 
 def init_app(app: Flask) -> None:

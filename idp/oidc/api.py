@@ -20,6 +20,7 @@ from flask import request
 from idp.assistance.clients import AUTH_METHODS
 from idp.clock import utcnow
 from idp.database import commit
+from idp.database import read_only
 from idp.extensions import limiter
 from idp.oidc import claims
 from idp.oidc import documents
@@ -45,8 +46,9 @@ def token():
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
+@read_only
 def userinfo():
-    """UserInfo endpoint (OIDC Core 5.3): JSON, or a signed JWT (SPEC 2.1)."""
+    """UserInfo endpoint (OIDC Core 5.3): JSON, or a signed JWT (SPEC 2.1). Reads only."""
     return current_server().create_endpoint_response("userinfo")
 
 

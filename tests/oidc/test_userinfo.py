@@ -6,6 +6,7 @@ import json
 
 import requests
 from joserfc import jwt
+from sqlalchemy import create_engine
 
 from tests.oidc.conftest import jwks
 from tests.oidc.conftest import log_in_and_get_code
@@ -37,3 +38,28 @@ def test_garbage_or_query_string_token_is_refused(live_server, module):
     assert 'error="invalid_token"' in garbage.headers["WWW-Authenticate"]
     query = requests.get(live_server.url + "/userinfo?access_token=x", timeout=10)
     assert query.status_code == 401
+
+
+def test_userinfo_answers_while_another_connection_writes(live_server, browser, module,
+                                                         make_user, app):
+    """Userinfo only reads: on SQLite it does not queue for the write lock (its
+    transaction begins DEFERRED), on PostgreSQL it reads the last committed row."""
+    make_user()
+    rp = rp_session(live_server.url, module)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    token = rp.fetch_token(live_server.url + "/token", code=params["code"], code_verifier=verifier)
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    writer = engine.raw_connection()
+    try:
+        if engine.dialect.name == "sqlite":
+            writer.driver_connection.isolation_level = None
+            writer.cursor().execute("BEGIN IMMEDIATE")  # the database's one write lock
+        writer.cursor().execute("UPDATE users SET given_name = 'Jeanne' WHERE login = 'jdupont'")
+        response = requests.get(live_server.url + "/userinfo", timeout=5,
+                                headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert response.status_code == 200
+        assert response.json()["given_name"] == "Jean"  # the committed value
+    finally:
+        writer.rollback()
+        writer.close()
+        engine.dispose()
