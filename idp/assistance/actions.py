@@ -20,6 +20,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from idp import mail
+from idp.assistance import permissions
 from idp.assistance import services
 from idp.assistance.forms import ConfirmForm
 from idp.assistance.forms import GrantForm
@@ -95,7 +96,7 @@ def run(form, user: User, call: Callable, done: str, template: str, **page):
     if form.validate_on_submit():
         try:
             call(actor=g.operator.login, reason=form.reason.data.strip(), now=utcnow())
-        except services.OperatorNotAllowed as refused:
+        except permissions.OperatorNotAllowed as refused:
             db.session.rollback()
             mail.discard()
             return render_error(403, f"Action refusée : {refused}.")
@@ -173,7 +174,7 @@ def grantable() -> list[tuple[str, str]]:
     """The habilitations an operator may hand out: all but ``assistance`` (CLI only)."""
     rows = db.session.execute(select(Habilitation).order_by(Habilitation.label)).scalars()
     return [(row.code, row.label) for row in rows
-            if row.code != services.OPERATOR_HABILITATION]
+            if row.code != permissions.OPERATOR_HABILITATION]
 
 
 @bp.route("/accounts/<login>/habilitations/grant", methods=["GET", "POST"])

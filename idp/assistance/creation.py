@@ -15,6 +15,7 @@ from flask import url_for
 
 from idp import mail
 from idp.assistance import importer
+from idp.assistance import permissions
 from idp.assistance import services
 from idp.assistance.actions import MSG_MAIL_FAILED
 from idp.assistance.actions import grantable
@@ -53,7 +54,7 @@ def create_account():
         try:
             user = services.create_user(_new_account(form), actor=g.operator.login,
                                         reason=form.reason.data.strip(), now=utcnow())
-        except services.OperatorNotAllowed as refused:
+        except permissions.OperatorNotAllowed as refused:
             _undo()
             return render_error(403, f"Action refusée : {refused}.")
         except InvalidInput as invalid:

@@ -12,13 +12,12 @@ from datetime import datetime
 from datetime import timedelta
 
 from flask import current_app
-from flask import g
-from flask import has_app_context
 from sqlalchemy import select
 from sqlalchemy import update
 
 from idp import audit
 from idp import mail
+from idp.assistance import permissions
 from idp.assistance.validation import InvalidInput
 from idp.assistance.validation import check_email
 from idp.assistance.validation import check_login
@@ -101,7 +100,7 @@ def _welcome_mails(user: User, provisional: str) -> None:
 
 def create_user(data: NewAccount, *, actor: str, reason: str, now: datetime) -> User:
     """Create an account with a provisional password; queues the two welcome mails."""
-    _check_actor(actor, None, *(code for code, _profile in data.habilitations))
+    permissions.check_actor(actor, None, *(code for code, _profile in data.habilitations))
     checked = validate_account(data)
     user = User(
         login=checked.login, email=checked.email, given_name=checked.given_name,
@@ -122,7 +121,7 @@ def create_user(data: NewAccount, *, actor: str, reason: str, now: datetime) -> 
 
 def resend_welcome(user: User, *, actor: str, reason: str, now: datetime) -> None:
     """Send the two welcome mails again, with a fresh provisional password."""
-    _check_actor(actor, user)
+    permissions.check_actor(actor, user)
     provisional = _issue_provisional(user, now)
     audit.record("account.welcome_resent", user=user, actor=actor, reason=reason)
     _welcome_mails(user, provisional)
@@ -130,7 +129,7 @@ def resend_welcome(user: User, *, actor: str, reason: str, now: datetime) -> Non
 
 def reset_password(user: User, *, actor: str, reason: str, now: datetime) -> None:
     """Mail a new provisional password; the old password works until it is used (SPEC 1.2)."""
-    _check_actor(actor, user)
+    permissions.check_actor(actor, user)
     provisional = _issue_provisional(user, now)
     audit.record("password.reset_sent", user=user, actor=actor, reason=reason)
     mail.send_later(mail.compose(
@@ -140,7 +139,7 @@ def reset_password(user: User, *, actor: str, reason: str, now: datetime) -> Non
 
 
 def unlock_account(user: User, *, actor: str, reason: str, now: datetime) -> None:
-    _check_actor(actor, user)
+    permissions.check_actor(actor, user)
     lockout.clear_attempts(user, "")
     db.session.refresh(user)
     audit.record("account.unlocked", user=user, actor=actor, reason=reason)
@@ -151,7 +150,7 @@ def grant_habilitation(user: User, code: str, profile: str, *, actor: str, reaso
                        now: datetime, starts_at: datetime | None = None,
                        ends_at: datetime | None = None) -> HabilitationGrant:
     """Grant (or update and restore) a habilitation with its profile and dates."""
-    _check_actor(actor, user, code)
+    permissions.check_actor(actor, user, code)
     if starts_at and ends_at and ends_at <= starts_at:
         raise InvalidInput("la date de fin doit suivre la date de début")
     habilitation = get_habilitation(code)
@@ -171,7 +170,7 @@ def grant_habilitation(user: User, code: str, profile: str, *, actor: str, reaso
 
 
 def revoke_habilitation(user: User, code: str, *, actor: str, reason: str, now: datetime) -> None:
-    _check_actor(actor, user, code)
+    permissions.check_actor(actor, user, code)
     habilitation = get_habilitation(code)
     grant = _find_grant(user, habilitation)
     if grant is None or grant.revoked_at is not None:
@@ -182,7 +181,7 @@ def revoke_habilitation(user: User, code: str, *, actor: str, reason: str, now: 
 
 
 def restore_habilitation(user: User, code: str, *, actor: str, reason: str, now: datetime) -> None:
-    _check_actor(actor, user, code)
+    permissions.check_actor(actor, user, code)
     habilitation = get_habilitation(code)
     grant = _find_grant(user, habilitation)
     if grant is None or grant.revoked_at is None:
@@ -194,7 +193,7 @@ def restore_habilitation(user: User, code: str, *, actor: str, reason: str, now:
 
 def deactivate_user(user: User, *, actor: str, reason: str, now: datetime) -> None:
     """Deactivate: no login at all, every session ended, every token revoked."""
-    _check_actor(actor, user)
+    permissions.check_actor(actor, user)
     if not user.is_active:
         raise InvalidInput(f"le compte « {user.login} » est déjà désactivé")
     user.is_active = False
@@ -206,7 +205,7 @@ def deactivate_user(user: User, *, actor: str, reason: str, now: datetime) -> No
 
 
 def activate_user(user: User, *, actor: str, reason: str, now: datetime) -> None:
-    _check_actor(actor, user)
+    permissions.check_actor(actor, user)
     if user.is_active:
         raise InvalidInput(f"le compte « {user.login} » est déjà actif")
     user.is_active = True
@@ -215,7 +214,7 @@ def activate_user(user: User, *, actor: str, reason: str, now: datetime) -> None
 
 
 def end_sessions(user: User, *, actor: str, reason: str, now: datetime) -> int:
-    _check_actor(actor, user)
+    permissions.check_actor(actor, user)
     ended = sessions.end_all_sessions(user.id, now)
     revoked = _revoke_tokens(user, now)
     audit.record("sessions.ended", user=user, actor=actor, reason=reason, count=len(ended),
@@ -237,60 +236,6 @@ def _notice(user: User, what: str) -> None:
     mail.send_later(mail.compose(user.email, "notice", user=user, what=what))
 
 
-# --- Added for the Assistance console (issue 6) -----------------------------------------
-
-# Only the command line hands out the console itself (SPEC 1.3).
-OPERATOR_HABILITATION = "assistance"
-
-
-class OperatorNotAllowed(InvalidInput):
-    """An operator tried what only the command line may do; the console answers 403."""
-
-
-def may_operate(user: User, now: datetime) -> bool:
-    """Whether ``user`` may use the console: active, with a valid ``assistance`` grant."""
-    return user.is_active and any(
-        grant.habilitation.code == OPERATOR_HABILITATION and grant.is_valid(now)
-        for grant in user.grants
-    )
-
-
-def check_operator_may_act(actor_user: User, target_user: User | None,
-                           code: str | None = None) -> None:
-    """Refuse an operator acting on their own account, or on the ``assistance`` habilitation.
-
-    An operator who could grant themselves rights, reset their own password or
-    hand out the console would escape the four-eyes rule the agency relies on.
-    """
-    if target_user is not None and target_user.id == actor_user.id:
-        raise OperatorNotAllowed("vous ne pouvez pas agir sur votre propre compte")
-    if code is not None and code.strip().lower() == OPERATOR_HABILITATION:
-        raise OperatorNotAllowed(
-            "l'habilitation « Assistance » ne s'attribue et ne se retire qu'en ligne de "
-            "commande (idp users grant / revoke)"
-        )
-
-
-def set_console_operator(operator: User) -> None:
-    """Mark this request as the console's, done by ``operator`` (the console's guard calls it)."""
-    g.assistance_operator = operator
-
-
-def _check_actor(actor: str, target_user: User | None, *codes: str) -> None:
-    """The operator rules inside every action, whatever view or helper reached it.
-
-    They apply to every action of a console request; the command line (``cli``),
-    the user's own forgotten-password procedure (actor = the user) and system
-    jobs run outside the console and are not operator actions.
-    """
-    operator = g.get("assistance_operator") if has_app_context() else None
-    if operator is None:
-        return
-    check_operator_may_act(operator, target_user)
-    for code in codes:
-        check_operator_may_act(operator, None, code)
-
-
 def clear_secrets(user: User, *, actor: str, reason: str, now: datetime) -> None:
     """Forget the secret question and answer: the next login asks for new ones (SPEC 1.3).
 
@@ -298,7 +243,7 @@ def clear_secrets(user: User, *, actor: str, reason: str, now: datetime) -> None
     ``user.has_secrets`` is False; until then the forgotten-password procedure
     points the user to the Assistance (SPEC 1.2).
     """
-    _check_actor(actor, user)
+    permissions.check_actor(actor, user)
     if not user.has_secrets:
         raise InvalidInput(f"la question secrète de « {user.login} » n'est pas renseignée")
     user.secret_question = None

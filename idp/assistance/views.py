@@ -17,6 +17,7 @@ from flask import g
 from flask import render_template
 from flask import request
 
+from idp.assistance import permissions
 from idp.assistance import search
 from idp.assistance import services
 from idp.assistance import status
@@ -43,12 +44,12 @@ MSG_NOT_OPERATOR = ("Cette console est réservée aux agents de l'Assistance (ha
 def require_operator():
     """Let through only operators with a valid ``assistance`` habilitation."""
     user = current_session().user
-    if not services.may_operate(user, utcnow()):
+    if not permissions.may_operate(user, utcnow()):
         # A log line, not an audit row: no writes before the view (STYLE.md).
         log.warning("assistance console refused to %s", user.login)
         return render_error(403, MSG_NOT_OPERATOR)
     g.operator = user
-    services.set_console_operator(user)
+    permissions.set_console_operator(user)
     return None
 
 
@@ -63,8 +64,8 @@ def target_user(login: str) -> User:
 def refusal(user: User | None, code: str | None = None):
     """The 403 page when the operator rules forbid acting on ``user`` / ``code``; else None."""
     try:
-        services.check_operator_may_act(g.operator, user, code)
-    except services.OperatorNotAllowed as error:
+        permissions.check_operator_may_act(g.operator, user, code)
+    except permissions.OperatorNotAllowed as error:
         return render_error(403, f"Action refusée : {error}.")
     return None
 
@@ -93,7 +94,7 @@ def account_page(login: str):
         grants=[(grant, status.grant_state(grant, now)) for grant in grants],
         sessions=live_sessions(user.id, now), history=status.history(user),
         is_self=user.id == g.operator.id,
-        operator_code=services.OPERATOR_HABILITATION,
+        operator_code=permissions.OPERATOR_HABILITATION,
     )
 
 

@@ -9,6 +9,7 @@ from flask import g
 from sqlalchemy import select
 from sqlalchemy import update
 
+from idp.assistance import permissions
 from idp.assistance import services
 from idp.clock import utcnow
 from idp.extensions import db
@@ -196,16 +197,16 @@ def test_an_operator_cannot_create_an_operator(console, audit_rows):
 def test_the_rules_hold_in_the_services_whatever_the_caller(app, operator, target):
     """Inside a console request any service refuses, even one the views never call so."""
     now = utcnow()
-    services.set_console_operator(reload(operator))
+    permissions.set_console_operator(reload(operator))
     try:
-        with pytest.raises(services.OperatorNotAllowed):
+        with pytest.raises(permissions.OperatorNotAllowed):
             services.unlock_account(reload(operator), actor=OPERATOR, reason="x", now=now)
-        with pytest.raises(services.OperatorNotAllowed):
+        with pytest.raises(permissions.OperatorNotAllowed):
             services.clear_secrets(reload(operator), actor=OPERATOR, reason="x", now=now)
-        with pytest.raises(services.OperatorNotAllowed):
+        with pytest.raises(permissions.OperatorNotAllowed):
             services.grant_habilitation(reload(target), "assistance", "", actor=OPERATOR,
                                         reason="x", now=now)
-        with pytest.raises(services.OperatorNotAllowed):
+        with pytest.raises(permissions.OperatorNotAllowed):
             services.create_user(services.NewAccount(
                 login="x.agent", email="x@asp.test", given_name="X", family_name="Agent",
                 habilitations=(("assistance", ""),)), actor=OPERATOR, reason="x", now=now)

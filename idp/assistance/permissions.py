@@ -1,0 +1,68 @@
+"""Who may do what in the Assistance console (SPEC 1.3).
+
+Operators hold the ``assistance`` habilitation; they never act on their own
+account nor hand out or take back ``assistance`` (only ``idp users grant`` on the
+command line does). ``check_actor`` applies these rules inside every action of
+``idp.assistance.services``, whatever view or helper reached it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import g
+from flask import has_app_context
+
+from idp.assistance.validation import InvalidInput
+from idp.models import User
+
+# Only the command line hands out the console itself (SPEC 1.3).
+OPERATOR_HABILITATION = "assistance"
+
+
+class OperatorNotAllowed(InvalidInput):
+    """An operator tried what only the command line may do; the console answers 403."""
+
+
+def may_operate(user: User, now: datetime) -> bool:
+    """Whether ``user`` may use the console: active, with a valid ``assistance`` grant."""
+    return user.is_active and any(
+        grant.habilitation.code == OPERATOR_HABILITATION and grant.is_valid(now)
+        for grant in user.grants
+    )
+
+
+def check_operator_may_act(actor_user: User, target_user: User | None,
+                           code: str | None = None) -> None:
+    """Refuse an operator acting on their own account, or on the ``assistance`` habilitation.
+
+    An operator who could grant themselves rights, reset their own password or
+    hand out the console would escape the four-eyes rule the agency relies on.
+    """
+    if target_user is not None and target_user.id == actor_user.id:
+        raise OperatorNotAllowed("vous ne pouvez pas agir sur votre propre compte")
+    if code is not None and code.strip().lower() == OPERATOR_HABILITATION:
+        raise OperatorNotAllowed(
+            "l'habilitation « Assistance » ne s'attribue et ne se retire qu'en ligne de "
+            "commande (idp users grant / revoke)"
+        )
+
+
+def set_console_operator(operator: User) -> None:
+    """Mark this request as the console's, done by ``operator`` (the console's guard calls it)."""
+    g.assistance_operator = operator
+
+
+def check_actor(actor: str, target_user: User | None, *codes: str) -> None:
+    """The operator rules inside every action, whatever view or helper reached it.
+
+    They apply to every action of a console request; the command line (``cli``),
+    the user's own forgotten-password procedure (actor = the user) and system
+    jobs run outside the console and are not operator actions.
+    """
+    operator = g.get("assistance_operator") if has_app_context() else None
+    if operator is None:
+        return
+    check_operator_may_act(operator, target_user)
+    for code in codes:
+        check_operator_may_act(operator, None, code)
