@@ -75,10 +75,11 @@ def jwks():
     keys.ensure_active(keys.DEFAULT_ALG, now)  # created on first need
     commit()
     body = _json_bytes(keys.public_jwks(now))
+    etag = _etag(body)
     # One assignment: idp.oidc.documents reads it from other threads.
     current_app.extensions["idp_jwks"] = {
-        "body": body, "etag": _etag(body), "fresh_until": keys.copy_fresh_until(now)}
-    return _cacheable(body, _etag(body), "application/jwk-set+json")
+        "body": body, "etag": etag, "fresh_until": keys.copy_fresh_until(now)}
+    return _cacheable(body, etag, "application/jwk-set+json")
 
 
 @bp.get("/.well-known/openid-configuration")

@@ -6,13 +6,12 @@ import hmac
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
-from flask import g
-from flask import has_request_context
 from sqlalchemy import select
 
 from idp.assistance.clients import AUTH_METHODS
 from idp.assistance.clients import hash_client_secret
 from idp.extensions import db
+from idp.extensions import request_cache
 from idp.models import Client
 
 # SPEC 2 and 2.1: OIDC scopes, and the ProConnect ones named after their claim.
@@ -87,7 +86,7 @@ def query_client(client_id) -> OAuthClient | None:
         return None
     # Authlib asks up to three times per request: read once per request (never longer,
     # so that a client disabled by the Assistance console is refused at once).
-    known = g.setdefault("_idp_clients", {}) if has_request_context() else {}
+    known = request_cache("clients")
     if client_id not in known:
         row = db.session.execute(
             select(Client).where(Client.client_id == client_id, Client.is_active.is_(True))

@@ -114,6 +114,9 @@ class _Snapshot:
     loaded_at: datetime
 
 
+UNKNOWN_KID_REREAD = timedelta(seconds=1)
+
+
 def _refresh_period() -> timedelta:
     return timedelta(seconds=current_app.config["IDP_KEYS_REFRESH_SECONDS"])
 
@@ -211,11 +214,13 @@ def kid_of(token: object) -> str | None:
 def verification_keyset(now: datetime, kid: str | None = None) -> KeySet:
     """Public keys that verify what the IdP signed (active and retained).
 
-    A ``kid`` this process has not seen yet (signed by another process just after
-    a rotation) makes it read the keys again, once.
+    A ``kid`` this process has not seen yet (a host whose clock runs ahead, just
+    after a rotation) makes it read the keys again, at most once a second: tokens
+    with made-up kids must not turn into one query each.
     """
     records = published(now)
-    if kid is not None and all(r.kid != kid for r in records):
+    unknown = kid is not None and all(r.kid != kid for r in records)
+    if unknown and now - _snapshot(now).loaded_at >= UNKNOWN_KID_REREAD:
         _snapshot(now, force=True)
         records = published(now)
     return KeySet([private_key(r) for r in records])

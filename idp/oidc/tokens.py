@@ -18,8 +18,6 @@ from datetime import timedelta
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from flask import g
-from flask import has_request_context
 from joserfc import jws
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -29,6 +27,7 @@ from sqlalchemy import update
 from idp import audit
 from idp.clock import utcnow
 from idp.extensions import db
+from idp.extensions import request_cache
 from idp.models import Token
 from idp.models import UserSession
 from idp.oidc import keys
@@ -132,7 +131,7 @@ def session_alive(sid: str, now: datetime) -> UserSession | None:
     Asked twice per token request (grant check, then the refresh token's end):
     read once per request.
     """
-    seen = g.setdefault("_idp_sso_sessions", {}) if has_request_context() else {}
+    seen = request_cache("sso_sessions")
     if sid not in seen:
         seen[sid] = db.session.execute(
             select(UserSession).where(UserSession.sid == sid)).scalar()
