@@ -11,7 +11,7 @@ DEMO_PORT_2 := 5002
 DSFR := node_modules/@gouvfr/dsfr/dist
 STATIC_DSFR := idp/static/dsfr
 
-.PHONY: install install-test run test test-postgresql test-production lint chromium clean
+.PHONY: install install-test run test test-postgresql test-production lint chromium clean mutation
 
 VOICES := build/captcha-voices
 
@@ -101,6 +101,17 @@ $(BENCH_REFERENCE)/node_modules/.stamp: $(BENCH_REFERENCE)/package.json $(BENCH_
 .PHONY: bench
 bench: install $(BENCH_REFERENCE)/node_modules/.stamp
 	$(BIN)/python -m bench.run
+
+# Mutation testing of the security rules (mutmut; [tool.mutmut] in pyproject.toml lists
+# the files). Slow: never part of `make test` or CI. Resumes where it stopped;
+# `.venv/bin/mutmut results` lists the survivors, `mutmut show NAME` one diff.
+$(VENV)/.stamp-mutation: $(VENV)/.stamp-test pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,mutation]'
+	touch $@
+
+mutation: install-test $(VENV)/.stamp-mutation
+	$(BIN)/mutmut run
+	$(BIN)/python -m tests.security.mutation_summary
 
 clean:
 	rm -rf $(VENV) node_modules $(STATIC_DSFR)
