@@ -24,9 +24,9 @@ from idp.assistance.forms import ImportForm
 from idp.assistance.forms import french
 from idp.assistance.validation import InvalidInput
 from idp.assistance.views import bp
+from idp.assistance.views import refused_page
 from idp.clock import utcnow
 from idp.database import commit
-from idp.errors import render_error
 from idp.extensions import db
 
 
@@ -56,7 +56,7 @@ def create_account():
                                         reason=form.reason.data.strip(), now=utcnow())
         except permissions.OperatorNotAllowed as refused:
             _undo()
-            return render_error(403, f"Action refusée : {refused}.")
+            return refused_page("create", refused, login=form.login.data)
         except InvalidInput as invalid:
             _undo()
             error = french(str(invalid))
