@@ -81,7 +81,8 @@ def _read_upload(form: ImportForm) -> str:
 
 @bp.route("/import", methods=["GET", "POST"])
 def import_accounts():
-    """Create accounts from a CSV file; report each line (created, or refused and why)."""
+    """Create accounts from a CSV file, line by line; report each line (created, or refused
+    and why)."""
     form = ImportForm()
     error, results = None, None
     if form.validate_on_submit():
@@ -93,7 +94,8 @@ def import_accounts():
             _undo()
             error = french(str(invalid))
         else:
-            if commit(wait_for_mail=True):
+            # Each line was committed with its mails as it went (see importer).
+            if any(result.failed_mails for result in results):
                 flash(MSG_MAIL_FAILED, "warning")
     report = [(r.line, r.login, r.created, french(r.error or "")) for r in results or []]
     created = sum(result.created for result in results or [])

@@ -70,11 +70,11 @@ def check_operator_may_act(actor_user: User, target_user: User | None,
         )
 
 
-def record_refusal(operator: User, action: str, refused: OperatorNotAllowed, *,
+def record_refusal(actor: str, action: str, refused: OperatorNotAllowed, *,
                    user: User | None = None, login: str | None = None) -> None:
     """One audit row for a refused console attempt; the caller commits it alone."""
     audit.record("assistance.refused", outcome="failure", user=user,
-                 login=login[:64] if login else None, actor=operator.login,
+                 login=login[:64] if login else None, actor=actor,
                  action=action, why=str(refused))
 
 

@@ -70,7 +70,7 @@ def refused_page(action: str, error: permissions.OperatorNotAllowed, *,
     the audit row is committed alone.
     """
     if request.method == "POST":
-        permissions.record_refusal(g.operator, action, error, user=user, login=login)
+        permissions.record_refusal(g.operator.login, action, error, user=user, login=login)
         commit()
     return render_error(403, f"Action refusée : {error}.")
 
