@@ -156,6 +156,11 @@ def check_production(values: dict[str, object]) -> None:
         raise ConfigError("IDP_CAPTCHA_FIXED_TEXT is refused in production")
     if not values["IDP_MAIL_SERVER"]:
         raise ConfigError("IDP_MAIL_SERVER is required in production")
+    if str(values["IDP_RATELIMIT_STORAGE_URI"]).startswith("memory://"):
+        # In one process's memory each gunicorn worker would count apart, and each
+        # host too: N workers would allow N times every limit.
+        raise ConfigError("IDP_RATELIMIT_STORAGE_URI must name a shared store (redis://...) "
+                          "in production, not memory://")
     token = str(values["IDP_METRICS_TOKEN"])
     if token and len(token) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(
@@ -169,10 +174,33 @@ def _development_secret_key(env: object) -> str:
         return os.urandom(32).hex()
     path = INSTANCE_DIR / "secret_key"
     if not path.exists():
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(os.urandom(32).hex())
-        path.chmod(0o600)
+        INSTANCE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private_file(path, os.urandom(32).hex().encode())
     return path.read_text().strip()
+
+
+def create_private_file(path: Path) -> int | None:
+    """Create ``path`` readable by its owner only, from the first byte on; its open
+    descriptor, or None when it already exists.
+
+    Writing then chmod-ing leaves a window in which the umask's mode (often
+    0644) lets other local users open the file and keep it open.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return None
+    # A umask can only remove bits; fchmod makes the mode exact whatever it is.
+    os.fchmod(descriptor, 0o600)
+    return descriptor
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write a new owner-only file (an existing one is left as it is)."""
+    descriptor = create_private_file(path)
+    if descriptor is not None:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
 
 
 def _storage_options(uri: str) -> dict:

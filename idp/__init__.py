@@ -23,7 +23,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     app.config.update(load_config(environ))
     app.config.update(overrides or {})
     if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite:///"):
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
 
     from idp import cli
     from idp import database

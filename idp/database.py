@@ -6,11 +6,13 @@ import contextvars
 import functools
 import os
 import weakref
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from config import create_private_file
 from idp import mail
 from idp.extensions import db
 
@@ -74,10 +76,24 @@ def read_only(view):
     return wrapped
 
 
+def _create_private_database(database: str | None) -> None:
+    """Create the SQLite file owner-only before SQLite creates it with the umask's mode.
+
+    An empty file is a valid empty database; SQLite gives its -wal and -shm
+    files the permissions of the database file (sqlite.org/tempfiles.html).
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    descriptor = create_private_file(Path(database))
+    if descriptor is not None:
+        os.close(descriptor)
+
+
 def init_app(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
+            _create_private_database(engine.url.database)
             _configure_sqlite(engine)
     _ENGINES.add(engine)
 

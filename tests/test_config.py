@@ -132,9 +132,13 @@ def test_production_accepts_an_http_issuer_on_loopback():
         ({"IDP_DEBUG": "1"}, "IDP_DEBUG"),
         ({"IDP_CAPTCHA_FIXED_TEXT": "ABCD"}, "IDP_CAPTCHA_FIXED_TEXT"),
         ({"IDP_MAIL_SERVER": ""}, "IDP_MAIL_SERVER"),
+        # Each worker would count apart: N workers allow N times every limit.
+        ({"IDP_RATELIMIT_STORAGE_URI": "memory://"}, "IDP_RATELIMIT_STORAGE_URI"),
+        ({"IDP_RATELIMIT_STORAGE_URI": ""}, "IDP_RATELIMIT_STORAGE_URI"),
     ],
     ids=["missing-key", "short-key", "one-letter-key", "two-letter-key", "http-issuer",
-         "http-private-ip", "ftp-issuer", "debug", "captcha-fixed-text", "no-smtp"],
+         "http-private-ip", "ftp-issuer", "debug", "captcha-fixed-text", "no-smtp",
+         "memory-rate-limits", "default-rate-limits"],
 )
 def test_production_refuses_an_unsafe_setting(changes, named):
     with pytest.raises(ConfigError, match=named):
@@ -221,3 +225,48 @@ def test_production_refuses_a_short_metrics_token():
     with pytest.raises(ConfigError, match="IDP_METRICS_TOKEN"):
         load_config(production(IDP_METRICS_TOKEN="short-token"))
     assert load_config(production(IDP_METRICS_TOKEN=STRONG_KEY))["IDP_METRICS_TOKEN"] == STRONG_KEY
+
+
+# --- files under instance/: private from their creation -----------------------------------
+
+
+@pytest.fixture
+def loose_umask(monkeypatch):
+    """A permissive umask, and no chmod: a file must be created private, not fixed after."""
+    previous = os.umask(0o000)
+    monkeypatch.setattr(os, "chmod", lambda *args, **kwargs: None)
+    monkeypatch.setattr(Path, "chmod", lambda *args, **kwargs: None)
+    yield
+    os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_development_secret_key_is_created_private(instance_dir, loose_umask):
+    load_config({})
+    assert _mode(instance_dir / "secret_key") == 0o600
+
+
+def test_the_sqlite_database_and_its_wal_files_are_created_private(tmp_path, loose_umask):
+    from sqlalchemy import text
+
+    from idp import create_app
+    from idp.extensions import db
+
+    path = tmp_path / "instance" / "idp.sqlite3"
+    path.parent.mkdir()
+    app = create_app({}, environ={"IDP_ENV": "testing",
+                                  "IDP_DATABASE_URL": f"sqlite:///{path}"})
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE probe (x INTEGER)"))
+        db.session.execute(text("INSERT INTO probe VALUES (1)"))
+        db.session.commit()
+        # The WAL and shared-memory files exist while a connection is open.
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT x FROM probe")).all()
+            files = sorted(tmp_path.joinpath("instance").iterdir())
+            modes = {file.name: _mode(file) for file in files}
+        db.engine.dispose()
+    assert modes == {"idp.sqlite3": 0o600, "idp.sqlite3-shm": 0o600, "idp.sqlite3-wal": 0o600}

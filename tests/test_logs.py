@@ -11,6 +11,7 @@ import pytest
 
 from idp import create_app
 from idp.extensions import db
+from tests import backends
 from tests.conftest import TEST_OVERRIDES
 
 
@@ -37,10 +38,15 @@ def test_a_malformed_request_id_is_replaced(client, given):
 def production_app(database_url, smtp_server):
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    app = create_app(dict(TEST_OVERRIDES), environ={
+    # Production refuses memory:// limits; without a test Redis, the store is swapped
+    # for the in-process one after the configuration check (this app has one process).
+    overrides = {**TEST_OVERRIDES} if backends.TEST_REDIS_URL else {
+        **TEST_OVERRIDES, "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_STORAGE_OPTIONS": {}}
+    app = create_app(overrides, environ={
         "IDP_ENV": "production", "IDP_DATABASE_URL": database_url,
         "IDP_SECRET_KEY": "k7Qz-3vLp9Xw2Rm8Tb4Nc6Yh1Jd5Fg0Sa", "IDP_ISSUER": "http://127.0.0.1:5000",
         "IDP_MAIL_SERVER": "127.0.0.1", "IDP_MAIL_PORT": str(smtp_server.port),
+        "IDP_RATELIMIT_STORAGE_URI": backends.TEST_REDIS_URL or "redis://127.0.0.1:6379/0",
     })
     app.log_stream = io.StringIO()
     root.handlers[0].setStream(app.log_stream)

@@ -30,10 +30,10 @@ from idp.assistance.validation import InvalidInput
 from idp.assistance.validation import parse_date
 from idp.assistance.views import bp
 from idp.assistance.views import refusal
+from idp.assistance.views import refused_page
 from idp.assistance.views import target_user
 from idp.clock import utcnow
 from idp.database import commit
-from idp.errors import render_error
 from idp.extensions import db
 from idp.models import Habilitation
 from idp.models import User
@@ -90,7 +90,7 @@ ACTIONS = {
 }
 
 
-def run(form, user: User, call: Callable, done: str, template: str, **page):
+def run(form, user: User, name: str, call: Callable, done: str, template: str, **page):
     """Do ``call`` if the form is valid: commit, mail, back to the account; else the form."""
     error = None
     if form.validate_on_submit():
@@ -99,7 +99,7 @@ def run(form, user: User, call: Callable, done: str, template: str, **page):
         except permissions.OperatorNotAllowed as refused:
             db.session.rollback()
             mail.discard()
-            return render_error(403, f"Action refusée : {refused}.")
+            return refused_page(name, refused, user=user)
         except InvalidInput as invalid:
             db.session.rollback()
             mail.discard()
@@ -121,7 +121,7 @@ def account_action(login: str, action: str):
     if spec is None:
         abort(404)
     user = target_user(login)
-    refused = refusal(user)
+    refused = refusal(user, action)
     if refused:
         return refused
     form = ConfirmForm() if spec.is_destructive else ReasonForm()
@@ -129,7 +129,7 @@ def account_action(login: str, action: str):
     def call(**kwargs):
         spec.service(user, **kwargs)
 
-    return run(form, user, call, spec.done, "assistance/action.html", action=spec)
+    return run(form, user, action, call, spec.done, "assistance/action.html", action=spec)
 
 
 def _habilitation(code: str) -> Habilitation:
@@ -143,22 +143,22 @@ def _habilitation(code: str) -> Habilitation:
 def revoke(login: str, code: str):
     """Revoke a habilitation (with confirmation)."""
     user, habilitation = target_user(login), _habilitation(code)
-    refused = refusal(user, code)
+    refused = refusal(user, "revoke", code)
     if refused:
         return refused
     spec = Action(services.revoke_habilitation, f"Retirer l'habilitation « {habilitation.label} »",
                   "Les modules qui demandent cette habilitation refuseront la connexion.",
                   "Retirer l'habilitation", f"Habilitation « {habilitation.label} » retirée à "
                   "{login}.", True)
-    return run(ConfirmForm(), user, lambda **kw: spec.service(user, code, **kw), spec.done,
-               "assistance/action.html", action=spec)
+    return run(ConfirmForm(), user, "revoke", lambda **kw: spec.service(user, code, **kw),
+               spec.done, "assistance/action.html", action=spec)
 
 
 @bp.route("/accounts/<login>/habilitations/<code>/restore", methods=["GET", "POST"])
 def restore(login: str, code: str):
     """Restore a revoked habilitation, with its former profile and dates."""
     user, habilitation = target_user(login), _habilitation(code)
-    refused = refusal(user, code)
+    refused = refusal(user, "restore", code)
     if refused:
         return refused
     spec = Action(services.restore_habilitation,
@@ -166,8 +166,8 @@ def restore(login: str, code: str):
                   "L'habilitation retirée est rendue avec son profil et ses dates.",
                   "Restaurer l'habilitation", f"Habilitation « {habilitation.label} » rendue à "
                   "{login}.")
-    return run(ReasonForm(), user, lambda **kw: spec.service(user, code, **kw), spec.done,
-               "assistance/action.html", action=spec)
+    return run(ReasonForm(), user, "restore", lambda **kw: spec.service(user, code, **kw),
+               spec.done, "assistance/action.html", action=spec)
 
 
 def grantable() -> list[tuple[str, str]]:
@@ -181,7 +181,7 @@ def grantable() -> list[tuple[str, str]]:
 def grant(login: str):
     """Grant (or change and restore) a habilitation with a profile and dates."""
     user = target_user(login)
-    refused = refusal(user)
+    refused = refusal(user, "grant")
     if refused:
         return refused
     form = GrantForm()
@@ -194,4 +194,5 @@ def grant(login: str):
             starts_at=parse_date(form.starts_at.data, "date de début"),
             ends_at=parse_date(form.ends_at.data, "date de fin"), **kwargs)
 
-    return run(form, user, call, "Habilitation accordée à {login}.", "assistance/grant.html")
+    return run(form, user, "grant", call, "Habilitation accordée à {login}.",
+               "assistance/grant.html")

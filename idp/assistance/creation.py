@@ -24,9 +24,9 @@ from idp.assistance.forms import ImportForm
 from idp.assistance.forms import french
 from idp.assistance.validation import InvalidInput
 from idp.assistance.views import bp
+from idp.assistance.views import refused_page
 from idp.clock import utcnow
 from idp.database import commit
-from idp.errors import render_error
 from idp.extensions import db
 
 
@@ -56,7 +56,7 @@ def create_account():
                                         reason=form.reason.data.strip(), now=utcnow())
         except permissions.OperatorNotAllowed as refused:
             _undo()
-            return render_error(403, f"Action refusée : {refused}.")
+            return refused_page("create", refused, login=form.login.data)
         except InvalidInput as invalid:
             _undo()
             error = french(str(invalid))
@@ -81,7 +81,8 @@ def _read_upload(form: ImportForm) -> str:
 
 @bp.route("/import", methods=["GET", "POST"])
 def import_accounts():
-    """Create accounts from a CSV file; report each line (created, or refused and why)."""
+    """Create accounts from a CSV file, line by line; report each line (created, or refused
+    and why)."""
     form = ImportForm()
     error, results = None, None
     if form.validate_on_submit():
@@ -93,7 +94,8 @@ def import_accounts():
             _undo()
             error = french(str(invalid))
         else:
-            if commit(wait_for_mail=True):
+            # Each line was committed with its mails as it went (see importer).
+            if any(result.failed_mails for result in results):
                 flash(MSG_MAIL_FAILED, "warning")
     report = [(r.line, r.login, r.created, french(r.error or "")) for r in results or []]
     created = sum(result.created for result in results or [])

@@ -1,23 +1,33 @@
 """Bulk account creation from CSV (``idp users import``, the console's import).
 
 Columns: login, email, given_name, family_name, siret (optional),
-habilitations (optional, ``CODE[:PROFILE]`` separated by ``|``). Each line is
-checked and created in its own savepoint: a bad line is reported and leaves
-nothing behind; good lines are created with their two welcome mails.
+habilitations (optional, ``CODE[:PROFILE]`` separated by ``|``).
+
+Each line is its own short transaction, committed before the next line
+starts: writing an audit row serialises writers (``idp.audit``), so one
+transaction for the whole file would hold every login for as long as the file
+takes. The provisional password of a line is hashed before its transaction
+opens, so the lock is held for a few inserts only. A refused line is reported
+and leaves nothing behind; the lines before it stay created, their two
+welcome mails sent.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import g
+from sqlalchemy.exc import SQLAlchemyError
 
+from idp import mail
+from idp.assistance import permissions
 from idp.assistance import services
 from idp.assistance.validation import InvalidInput
 from idp.assistance.validation import parse_habilitation
+from idp.database import commit
 from idp.extensions import db
 
 REQUIRED_COLUMNS = ("login", "email", "given_name", "family_name")
@@ -30,6 +40,8 @@ class LineResult:
     login: str
     created: bool
     error: str | None = None
+    # Welcome mails of this line the mail server refused.
+    failed_mails: int = 0
 
 
 def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
@@ -61,24 +73,52 @@ def _account(row: dict[str, str]) -> services.NewAccount:
     )
 
 
-def import_users(text: str, *, actor: str, reason: str, now: datetime) -> list[LineResult]:
+def import_users(text: str, *, actor: str, reason: str, now: datetime,
+                 progress: Callable[[LineResult, int, int], None] | None = None,
+                 ) -> list[LineResult]:
+    """Create the accounts line by line; ``progress(result, done, total)`` after each.
+
+    Raises InvalidInput on a bad file (nothing created) and lets a database
+    error through (the lines before it stay created).
+    """
+    rows = read_rows(text)
+    # End the caller's transaction too (the console's guard read the operator):
+    # on SQLite any transaction holds the write lock (idp.database).
+    commit()
     results = []
-    for line, row in read_rows(text):
-        login = row.get("login", "")
-        queued = len(mail_queue())
-        savepoint = db.session.begin_nested()
-        try:
-            services.create_user(_account(row), actor=actor, reason=reason, now=now)
-            savepoint.commit()
-        except InvalidInput as error:
-            savepoint.rollback()
-            del mail_queue()[queued:]
-            results.append(LineResult(line, login, False, str(error)))
-        else:
-            results.append(LineResult(line, login, True))
+    for line, row in rows:
+        result = _import_line(line, row, actor=actor, reason=reason, now=now)
+        results.append(result)
+        if progress is not None:
+            progress(result, len(results), len(rows))
     return results
 
 
-def mail_queue() -> list:
-    """The mails queued by this unit of work (a refused line drops its own)."""
-    return g.setdefault("_outbox", [])
+def _import_line(line: int, row: dict[str, str], *, actor: str, reason: str,
+                 now: datetime) -> LineResult:
+    """One line in one transaction, committed (mails sent) before returning."""
+    login = row.get("login", "")
+    # Hashed outside any transaction: the slow part never holds the write lock.
+    provisional = services.Provisional.new()
+    try:
+        services.create_user(_account(row), actor=actor, reason=reason, now=now,
+                             provisional=provisional)
+    except permissions.OperatorNotAllowed as refused:
+        _undo()
+        permissions.record_refusal(actor, "import", refused, login=login)
+        commit()
+        return LineResult(line, login, False, str(refused))
+    except InvalidInput as error:
+        _undo()
+        return LineResult(line, login, False, str(error))
+    except SQLAlchemyError:
+        _undo()
+        raise
+    failed_mails = commit(wait_for_mail=True)
+    return LineResult(line, login, True, failed_mails=failed_mails)
+
+
+def _undo() -> None:
+    """Forget this line: its rows and the mails it queued."""
+    db.session.rollback()
+    mail.discard()

@@ -80,13 +80,26 @@ def validate_account(data: NewAccount) -> NewAccount:
     return checked
 
 
-def _issue_provisional(user: User, now: datetime) -> str:
-    provisional = passwords.generate_provisional_password()
+@dataclass(frozen=True)
+class Provisional:
+    """A provisional password and its argon2 hash, made before any transaction opens."""
+
+    password: str
+    hash: str
+
+    @classmethod
+    def new(cls) -> Provisional:
+        password = passwords.generate_provisional_password()
+        return cls(password, passwords.hash_password(password))
+
+
+def _issue_provisional(user: User, now: datetime, ready: Provisional | None = None) -> str:
+    provisional = ready or Provisional.new()
     user.is_provisional = True
-    user.provisional_hash = passwords.hash_password(provisional)
+    user.provisional_hash = provisional.hash
     hours = current_app.config["IDP_PROVISIONAL_PASSWORD_HOURS"]
     user.provisional_expires_at = now + timedelta(hours=hours)
-    return provisional
+    return provisional.password
 
 
 def _welcome_mails(user: User, provisional: str) -> None:
@@ -98,8 +111,13 @@ def _welcome_mails(user: User, provisional: str) -> None:
     ))
 
 
-def create_user(data: NewAccount, *, actor: str, reason: str, now: datetime) -> User:
-    """Create an account with a provisional password; queues the two welcome mails."""
+def create_user(data: NewAccount, *, actor: str, reason: str, now: datetime,
+                provisional: Provisional | None = None) -> User:
+    """Create an account with a provisional password; queues the two welcome mails.
+
+    A bulk caller passes a ``provisional`` hashed beforehand, so that the slow
+    hash never runs while its transaction holds the write lock.
+    """
     permissions.check_actor(actor, None, *(code for code, _profile in data.habilitations))
     checked = validate_account(data)
     user = User(
@@ -111,11 +129,11 @@ def create_user(data: NewAccount, *, actor: str, reason: str, now: datetime) -> 
         user.grants.append(HabilitationGrant(
             habilitation=get_habilitation(code), profile=profile, granted_by=actor, granted_at=now,
         ))
-    provisional = _issue_provisional(user, now)
+    password = _issue_provisional(user, now, provisional)
     db.session.flush()
     audit.record("account.created", user=user, actor=actor, reason=reason,
                  habilitations=[code for code, _ in checked.habilitations])
-    _welcome_mails(user, provisional)
+    _welcome_mails(user, password)
     return user
 
 

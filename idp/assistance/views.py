@@ -26,6 +26,7 @@ from idp.assistance.validation import InvalidInput
 from idp.auth.current import current_session
 from idp.auth.current import login_required
 from idp.clock import utcnow
+from idp.database import commit
 from idp.errors import render_error
 from idp.models import User
 from idp.security.sessions import live_sessions
@@ -61,12 +62,25 @@ def target_user(login: str) -> User:
         abort(404)
 
 
-def refusal(user: User | None, code: str | None = None):
+def refused_page(action: str, error: permissions.OperatorNotAllowed, *,
+                 user: User | None = None, login: str | None = None):
+    """The French 403 page; an attempt (a POST) is also recorded in the audit trail.
+
+    The unit of work of the refused action must have been rolled back already:
+    the audit row is committed alone.
+    """
+    if request.method == "POST":
+        permissions.record_refusal(g.operator.login, action, error, user=user, login=login)
+        commit()
+    return render_error(403, f"Action refusée : {error}.")
+
+
+def refusal(user: User | None, action: str, code: str | None = None):
     """The 403 page when the operator rules forbid acting on ``user`` / ``code``; else None."""
     try:
         permissions.check_operator_may_act(g.operator, user, code)
     except permissions.OperatorNotAllowed as error:
-        return render_error(403, f"Action refusée : {error}.")
+        return refused_page(action, error, user=user)
     return None
 
 
@@ -88,12 +102,15 @@ def account_page(login: str):
     user = target_user(login)
     now = utcnow()
     grants = sorted(user.grants, key=lambda grant: grant.habilitation.code)
+    is_self = user.id == g.operator.id
+    is_operator_account = permissions.is_operator_account(user)
     return render_template(
         "assistance/account.html", user=user, badges=status.badges(user, now),
         facts=status.facts(user, now),
         grants=[(grant, status.grant_state(grant, now)) for grant in grants],
         sessions=live_sessions(user.id, now), history=status.history(user),
-        is_self=user.id == g.operator.id,
+        is_self=is_self, is_operator_account=is_operator_account,
+        may_act=not (is_self or is_operator_account),
         operator_code=permissions.OPERATOR_HABILITATION,
     )
 

@@ -114,10 +114,8 @@ def first_connection_captcha_new(login_flow):
 @flow.step_required("captcha")
 def first_connection_captcha_image(login_flow):
     """The current challenge as a PNG image."""
-    row = challenges.current_or_new_captcha(login_flow.id_hash, utcnow())
-    commit()
-    return Response(challenges.render_image(row), mimetype="image/png",
-                    headers={"Cache-Control": "no-store"})
+    image = _drawn_once(login_flow, "image", challenges.render_image)
+    return Response(image, mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
 @bp.route("/first-connection/captcha/audio")
@@ -125,9 +123,25 @@ def first_connection_captcha_image(login_flow):
 @flow.step_required("captcha")
 def first_connection_captcha_audio(login_flow):
     """The same challenge, spoken in French (WAV)."""
-    row = challenges.current_or_new_captcha(login_flow.id_hash, utcnow())
-    commit()
-    audio = challenges.render_audio(row)
+    audio = _drawn_once(login_flow, "audio", challenges.render_audio)
     if audio is None:
         abort(503)
     return Response(audio, mimetype="audio/wav", headers={"Cache-Control": "no-store"})
+
+
+def _drawn_once(login_flow, kind: str, render) -> bytes | None:
+    """The current challenge's drawing: the kept one, else drawn now and kept.
+
+    Drawing takes from 20 ms (image) to a second (audio): it happens between two
+    short transactions, never while one holds the database's write lock.
+    """
+    row = challenges.current_or_new_captcha(login_flow.id_hash, utcnow())
+    challenge_id, text = row.id, row.prompt
+    drawn = challenges.stored_media(challenge_id, kind)
+    commit()
+    if drawn is None:
+        drawn = render(text)
+        if drawn is not None:
+            drawn = challenges.keep_media(challenge_id, kind, drawn)
+            commit()
+    return drawn

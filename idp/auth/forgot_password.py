@@ -94,7 +94,7 @@ def _after_arithmetic(identifier: str, now):
     login = normalise_login(identifier)
     user = find_user(login)
     audit.record("reset.asked", user=user, login=login)
-    if user is not None and user.is_active and not user.has_secrets:
+    if reset.shows_no_secrets_page(user, login):
         commit()
         return render_template("auth/forgot_password/no_secrets.html", message=_phone_message())
     challenges.new_reset_state(_owner(), login, now)

@@ -16,7 +16,6 @@ from idp.assistance.validation import parse_date
 from idp.assistance.validation import parse_habilitation
 from idp.cli.common import ACTOR
 from idp.cli.common import OneLineGroup
-from idp.cli.common import commit_and_warn
 from idp.cli.common import done
 from idp.cli.common import fmt
 from idp.cli.common import guarded
@@ -155,14 +154,21 @@ def users_import(path, reason):
             text = handle.read()
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidInput(f"fichier illisible « {path} » ({type(error).__name__})") from None
-    results = importer.import_users(text, actor=ACTOR, reason=reason, now=utcnow())
-    commit_and_warn()
-    for result in results:
-        if result.created:
-            click.echo(f"ligne {result.line} : {result.login} créé")
-        else:
-            click.echo(f"ligne {result.line} : refusée : {result.error}", err=True)
+    results = importer.import_users(text, actor=ACTOR, reason=reason, now=utcnow(),
+                                    progress=_print_progress)
     created = sum(r.created for r in results)
     click.echo(f"{created} compte(s) créé(s), {len(results) - created} ligne(s) refusée(s).")
     if created < len(results):
         sys.exit(2)
+
+
+def _print_progress(result: importer.LineResult, done_so_far: int, total: int) -> None:
+    """One line per CSV line as soon as it is done: created on stdout, refused on stderr."""
+    prefix = f"[{done_so_far}/{total}] ligne {result.line} : "
+    if result.created:
+        click.echo(f"{prefix}{result.login} créé")
+    else:
+        click.echo(f"{prefix}refusée : {result.error}", err=True)
+    if result.failed_mails:
+        click.echo(f"Attention : {result.failed_mails} mail(s) n'ont pas pu être envoyés.",
+                   err=True)

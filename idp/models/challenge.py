@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Index
+from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -33,5 +34,9 @@ class Challenge(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when answered right or replaced: a challenge is single use.
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The captcha as drawn at its first fetch (PNG, then WAV bytes): every later fetch
+    # gets the same bytes, so averaging fetches removes no noise. Loaded on demand.
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    audio: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     __table_args__ = (Index("ix_challenges_owner_kind", "owner_hash", "kind"),)

@@ -144,10 +144,33 @@ def check(owner_hash: str, kind: str, answer: str, now: datetime) -> None:
     raise ChallengeFailed()
 
 
-def render_image(row: Challenge) -> bytes:
+# Where each drawing of a captcha is kept: drawn at the first fetch, the same bytes at
+# every later one. Redrawing the noise at each fetch would give a robot many copies
+# of one text to average (OWASP Authentication Cheat Sheet, CAPTCHA); a new challenge
+# gets a new drawing.
+MEDIA_COLUMNS = {"image": Challenge.image, "audio": Challenge.audio}
+
+
+def stored_media(challenge_id: int, kind: str) -> bytes | None:
+    """The drawing kept for this challenge ("image" or "audio"), if any yet."""
+    column = MEDIA_COLUMNS[kind]
+    return db.session.execute(select(column).where(Challenge.id == challenge_id)).scalar()
+
+
+def keep_media(challenge_id: int, kind: str, drawn: bytes) -> bytes:
+    """Keep ``drawn`` unless another fetch kept its own first; the drawing to serve."""
+    column = MEDIA_COLUMNS[kind]
+    kept = db.session.execute(
+        update(Challenge).where(Challenge.id == challenge_id, column.is_(None))
+        .values({column.key: drawn}).execution_options(synchronize_session=False)
+    )
+    return drawn if kept.rowcount == 1 else stored_media(challenge_id, kind) or drawn
+
+
+def render_image(text: str) -> bytes:
     image = ImageCaptcha(width=280, height=90)
     buffer = io.BytesIO()
-    image.write(row.prompt, buffer, format="png")
+    image.write(text, buffer, format="png")
     return buffer.getvalue()
 
 
@@ -155,11 +178,11 @@ def voices_dir() -> Path:
     return Path(current_app.config["CAPTCHA_VOICES_DIR"])
 
 
-def render_audio(row: Challenge) -> bytes | None:
+def render_audio(text: str) -> bytes | None:
     """The same challenge spoken in French (WAV), or None without voice files."""
     from captcha.audio import AudioCaptcha
 
     directory = voices_dir()
-    if not all((directory / ch).is_dir() for ch in set(row.prompt)):
+    if not all((directory / ch).is_dir() for ch in set(text)):
         return None
-    return bytes(AudioCaptcha(voicedir=str(directory)).generate(list(row.prompt)))
+    return bytes(AudioCaptcha(voicedir=str(directory)).generate(list(text)))

@@ -13,15 +13,19 @@ from datetime import datetime
 from datetime import timedelta
 from enum import Enum
 
+from flask import current_app
 from sqlalchemy import and_
 from sqlalchemy import case
+from sqlalchemy import func
 from sqlalchemy import literal
 from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy import update
 
 from idp import audit
 from idp import mail
 from idp.assistance import services
+from idp.clock import utcnow
 from idp.extensions import db
 from idp.models import User
 from idp.models.types import UTCDateTime
@@ -46,6 +50,46 @@ def question_for(user: User | None, login: str) -> str:
         return user.secret_question
     index = int(keyed_hash("forgot-question", login), 16) % len(secrets.QUESTIONS)
     return secrets.QUESTIONS[index]
+
+
+def shows_no_secrets_page(user: User | None, login: str) -> bool:
+    """Whether the procedure stops at the « secrets non renseignés » page.
+
+    For an account: active and without secrets. For an unknown identifier: a
+    share of them as large as the share of accounts that get the page, picked
+    by a keyed hash of the identifier, so that the same identifier always gets
+    the same page and the page says nothing about whether an account exists
+    (OWASP Forgot Password Cheat Sheet, « consistent messages »).
+    """
+    if user is not None:
+        return user.is_active and not user.has_secrets
+    draw = int(keyed_hash("forgot-no-secrets", login)[:15], 16) / 16**15
+    return draw < no_secrets_share()
+
+
+# How long a worker keeps the share before counting again: the figure moves slowly
+# (accounts created, first connections completed), and counting a million rows at
+# every request would cost more than the rest of the procedure.
+SHARE_REFRESH = timedelta(minutes=10)
+
+
+def no_secrets_share() -> float:
+    """The share of accounts whose procedure stops at that page, counted at most
+    every ``SHARE_REFRESH`` in each worker (every worker counts the same database)."""
+    cache = current_app.extensions.setdefault("idp_no_secrets_share", {})
+    now = utcnow()
+    if cache.get("until") is None or now >= cache["until"]:
+        cache["value"], cache["until"] = _count_no_secrets_share(), now + SHARE_REFRESH
+    return cache["value"]
+
+
+def _count_no_secrets_share() -> float:
+    table = User.__table__
+    without = case((and_(table.c.is_active, table.c.secret_answer_hash.is_(None)), 1), else_=0)
+    total, matching = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(without), 0)).select_from(table)
+    ).one()
+    return matching / total if total else 0.0
 
 
 def _count_wrong_answer(user: User, now: datetime) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from idp.clock import utcnow
 from idp.extensions import db
 from idp.models import User
+from idp.security import passwords
 from tests.assistance.conftest import OPERATOR
 from tests.assistance.conftest import act
 from tests.conftest import STRONG_PASSWORD
@@ -110,6 +112,9 @@ def test_import_reports_each_line_and_creates_only_the_good_ones(console, mailbo
     assert len(mailbox.to("a.leroux@example.test")) == 2
     assert len(mailbox.to("e.robert@example.test")) == 2
     assert len(mailbox.messages) == 4
+    # The line asking for ``assistance`` is a refused operator attempt, on record.
+    assert [(row.login, row.actor, row.details["action"])
+            for row in audit_rows("assistance.refused")] == [("dagent", OPERATOR, "import")]
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -165,3 +170,50 @@ def test_a_pending_provisional_password_is_shown_with_its_expiry(console, make_u
     assert "Mot de passe provisoire en cours" in text
     assert "valable jusqu'au" in text
     assert "jamais (première connexion à faire)" in text
+
+
+class PauseOnce:
+    """Stands in for the provisional password generator: the import pauses as it
+    starts its first line, until the test says go (events, no sleeping)."""
+
+    def __init__(self, real):
+        self.real = real
+        self.paused = threading.Event()
+        self.go = threading.Event()
+        self.went_on_signal: bool | None = None
+
+    def __call__(self) -> str:
+        if not self.paused.is_set():
+            self.paused.set()
+            # The timeout only keeps a broken import from hanging the suite.
+            self.went_on_signal = self.go.wait(timeout=15)
+        return self.real()
+
+
+def test_ops_02_a_login_completes_while_the_console_imports(app, console, make_user,
+                                                             monkeypatch, mailbox):
+    make_user("jdupont")
+    pause = PauseOnce(passwords.generate_provisional_password)
+    monkeypatch.setattr(passwords, "generate_provisional_password", pause)
+    page = console.get("/assistance/import")
+    responses = []
+
+    def run_import():
+        with app.app_context():
+            responses.append(console.post("/assistance/import", data={
+                "csrf_token": csrf_token(page.text), "reason": "ouverture du réseau",
+                "file": (io.BytesIO(CSV.encode()), "comptes.csv")},
+                content_type="multipart/form-data"))
+
+    importing = threading.Thread(target=run_import)
+    importing.start()
+    try:
+        assert pause.paused.wait(timeout=15), "the import never started"
+        response = login(app.test_client(), "jdupont", STRONG_PASSWORD)
+    finally:
+        pause.go.set()
+        importing.join(timeout=60)
+    assert response.status_code == 303, page_text(response)
+    # The login finished while the console's import waited, not after it.
+    assert pause.went_on_signal is True
+    assert "2 compte(s) créé(s), 5 ligne(s) refusée(s)" in page_text(responses[0])

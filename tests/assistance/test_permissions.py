@@ -15,8 +15,10 @@ from idp.clock import utcnow
 from idp.extensions import db
 from idp.models import Habilitation
 from idp.models import HabilitationGrant
+from idp.security import challenges
 from tests.assistance.conftest import OPERATOR
 from tests.assistance.conftest import act
+from tests.conftest import SECRET_ANSWER
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import login
@@ -152,7 +154,9 @@ def test_an_operator_cannot_act_on_their_own_account(console, audit_rows, mailbo
                                            "confirm": "y", "habilitation": "bonuseco"})
         assert response.status_code == 403, url
         assert "votre propre compte" in page_text(response)
-    assert len(audit_rows()) == before
+    # Nothing done; each refused attempt (not the pages) is on record.
+    refused = [(row.event, row.login) for row in audit_rows()[before:]]
+    assert refused == [("assistance.refused", OPERATOR)] * len(OWN_URLS)
     assert mailbox.messages == []
 
 
@@ -215,11 +219,33 @@ def test_the_rules_hold_in_the_services_whatever_the_caller(app, operator, targe
         db.session.rollback()
 
 
-def test_an_operator_may_still_use_the_forgotten_password_procedure(app, operator):
-    """Outside the console the actor is the user themself: not an operator action."""
-    services.reset_password(reload(operator), actor=OPERATOR, reason="mot de passe oublié",
-                            now=utcnow())
-    db.session.rollback()
+def test_an_operator_may_still_use_the_forgotten_password_procedure(console, operator,
+                                                                   mailbox, audit_rows,
+                                                                   monkeypatch):
+    """Outside the console the actor is the user themself: not an operator action.
+
+    The operator is logged in to the console in the same browser, and their own
+    account holds ``assistance``: the procedure must still mail them a
+    provisional password that opens their account.
+    """
+    monkeypatch.setattr(challenges, "arithmetic_operation", lambda: (7, "+", 5))
+    page = console.get("/forgot-password")
+    assert "Combien font 7 + 5 ?" in page_text(page)
+    response = console.post("/forgot-password", data={
+        "csrf_token": csrf_token(page.text), "identifier": OPERATOR, "result": "12"})
+    assert response.status_code == 303, page_text(response)
+    question = console.get("/forgot-password/question")
+    response = console.post("/forgot-password/question", data={
+        "csrf_token": csrf_token(question.text), "answer": SECRET_ANSWER})
+    assert "Procédure terminée" in page_text(response)
+    provisional = mailbox.provisional_password(operator.email)
+    assert [(row.actor, row.outcome) for row in audit_rows("password.reset_sent")] == [
+        (OPERATOR, "info")]
+    assert audit_rows("assistance.refused") == []
+    console.post("/logout", data={"csrf_token": csrf_token(console.get("/").text)})
+    response = login(console, OPERATOR, provisional)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/password-change")
 
 
 def test_the_command_line_may_grant_and_revoke_assistance(runner, target):

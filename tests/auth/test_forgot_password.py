@@ -23,6 +23,7 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models import UserSession
 from idp.security import challenges
+from idp.security import reset
 from idp.security import secrets
 from tests.conftest import OTHER_STRONG_PASSWORD
 from tests.conftest import SECRET_ANSWER
@@ -797,3 +798,66 @@ def test_unknown_wrong_and_right_answers_take_the_same_time(generous_limits, app
     # non-sending branches, the right answer measured 1.76 here.
     for kind in ("wrong", "right"):
         assert 1 / 1.5 < medians[kind] / medians["unknown"] < 1.5
+
+
+# --- the « secrets non renseignés » page tells nothing about the identifier --------------
+
+
+@pytest.fixture
+def quarter_without_secrets(make_user):
+    """One account of four (the deactivated one included) has never set its secrets."""
+    make_user("newbie", provisional="Pr0visoireXyzAb")
+    for login_ in ("alice", "bruno"):
+        make_user(login_)
+    make_user("parti", is_active=False)
+
+
+def _no_secrets_page(client, identifier: str, address: str) -> bool:
+    response = pass_arithmetic(client, identifier, **_from(address))
+    return MSG_NO_SECRETS in page_text(response)
+
+
+def _unknown_pair(app) -> tuple[str, str]:
+    """One unknown identifier that gets the page and one that does not."""
+    shown = {reset.shows_no_secrets_page(None, f"inconnu-{index}"): f"inconnu-{index}"
+             for index in range(200)}
+    db.session.rollback()
+    return shown[True], shown[False]
+
+
+def test_fpw_01_an_unknown_identifier_always_gets_the_same_page(app, quarter_without_secrets,
+                                                                 mailbox):
+    with_page, without_page = _unknown_pair(app)
+    for attempt in range(2):
+        assert _no_secrets_page(app.test_client(), with_page, f"10.8.0.{attempt}")
+        assert not _no_secrets_page(app.test_client(), without_page, f"10.8.1.{attempt}")
+    # The spelling does not matter: the identifier is normalised first.
+    assert _no_secrets_page(app.test_client(), with_page.upper() + " ", "10.8.2.1")
+    assert mailbox.messages == []
+
+
+def test_fpw_01_a_known_account_without_secrets_still_gets_the_page(
+        app, quarter_without_secrets, mailbox):
+    assert _no_secrets_page(app.test_client(), "newbie", "10.8.3.1")
+    assert not _no_secrets_page(app.test_client(), "alice", "10.8.3.2")
+
+
+def test_fpw_01_unknown_identifiers_get_the_page_as_often_as_real_accounts(
+        app, quarter_without_secrets):
+    shown = [reset.shows_no_secrets_page(None, f"quidam.{index}") for index in range(4000)]
+    db.session.rollback()
+    # A quarter of the accounts (1 in 4) get the page: so do about a quarter of the
+    # unknown identifiers (binomial standard deviation 0.7 %: this is 5 of them).
+    assert abs(sum(shown) / len(shown) - 0.25) < 0.035
+
+
+def test_fpw_01_the_share_follows_the_accounts_within_minutes(app, make_user):
+    with time_machine.travel(START, tick=False) as clock:
+        make_user("alice")
+        assert reset.no_secrets_share() == 0
+        make_user("newbie", provisional="Pr0visoireXyzAb")
+        # Counted again at most every few minutes, not at each request.
+        assert reset.no_secrets_share() == 0
+        clock.shift(reset.SHARE_REFRESH + timedelta(seconds=1))
+        assert reset.no_secrets_share() == 0.5
+    db.session.rollback()

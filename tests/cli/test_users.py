@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -10,11 +11,14 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from idp import audit
 from idp.extensions import db
 from idp.models import HabilitationGrant
 from idp.models import User
 from idp.models import UserSession
+from idp.security import passwords
 from idp.security.authentication import MSG_INVALID
 from idp.security.authentication import MSG_LOCKED
 from idp.security.passwords import PROVISIONAL_ALPHABET
@@ -269,13 +273,15 @@ def test_import_creates_good_lines_and_reports_each_bad_one(runner, mailbox, tmp
 
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    assert result.stdout.splitlines()[:3] == ["ligne 2 : alice créé", "ligne 4 : chloe créé",
-                                               "ligne 7 : emma créé"]
+    # One progress line per CSV line, as it is done: [done/total].
+    assert result.stdout.splitlines()[:3] == ["[1/6] ligne 2 : alice créé",
+                                               "[3/6] ligne 4 : chloe créé",
+                                               "[6/6] ligne 7 : emma créé"]
     refused = result.stderr.splitlines()
     assert len(refused) == 3
-    assert refused[0].startswith("ligne 3 : refusée : adresse électronique invalide")
-    assert refused[1].startswith("ligne 5 : refusée : l'identifiant « alice » existe déjà")
-    assert refused[2].startswith("ligne 6 : refusée : habilitation inconnue « inconnue »")
+    assert refused[0].startswith("[2/6] ligne 3 : refusée : adresse électronique invalide")
+    assert refused[1].startswith("[4/6] ligne 5 : refusée : l'identifiant « alice » existe déjà")
+    assert refused[2].startswith("[5/6] ligne 6 : refusée : habilitation inconnue « inconnue »")
     assert "3 compte(s) créé(s), 3 ligne(s) refusée(s)." in result.stdout
     rows = snapshot()
     assert len(rows["users"]) == 3
@@ -383,3 +389,86 @@ def test_existing_grants_survive_a_refused_grant(runner, make_user, snapshot):
     grant = db.session.execute(select(HabilitationGrant)).scalar_one()
     assert grant.profile == ""
     db.session.rollback()
+
+
+# --- a long import does not hold up the logins -------------------------------------------
+
+
+GOOD_CSV = """login,email,given_name,family_name
+ginette,ginette@example.test,Ginette,Garnier
+hugo,hugo@example.test,Hugo,Henry
+ines,ines@example.test,Inès,Isnard
+"""
+
+
+class PauseAtLine:
+    """Stands in for the provisional password generator: pauses the import once, as
+    it starts the second line, until the test says go (no sleeping, no timing)."""
+
+    def __init__(self, real):
+        self.real = real
+        self.calls = 0
+        self.paused = threading.Event()
+        self.go = threading.Event()
+        self.went_on_signal: bool | None = None
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.calls == 2:
+            self.paused.set()
+            # The timeout only keeps a broken import from hanging the suite.
+            self.went_on_signal = self.go.wait(timeout=15)
+        return self.real()
+
+
+def test_ops_02_a_login_completes_while_an_import_runs(runner, make_user, client, tmp_path,
+                                                        mailbox, monkeypatch):
+    make_user("jdupont")
+    path = tmp_path / "comptes.csv"
+    path.write_text(GOOD_CSV, encoding="utf-8")
+    pause = PauseAtLine(passwords.generate_provisional_password)
+    monkeypatch.setattr(passwords, "generate_provisional_password", pause)
+    results = []
+    importing = threading.Thread(
+        target=lambda: results.append(runner.invoke(args=["users", "import", str(path)])))
+    importing.start()
+    try:
+        assert pause.paused.wait(timeout=15), "the import never reached its second line"
+        # The first account is already there, in the database, for everyone to see.
+        assert account("ginette").email == "ginette@example.test"
+        response = login(client, "jdupont", STRONG_PASSWORD)
+    finally:
+        pause.go.set()
+        importing.join(timeout=60)
+    assert response.status_code == 303, page_text(response)
+    # The login finished while the import waited between two lines, not after it.
+    assert pause.went_on_signal is True
+    result = results[0]
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "[1/3] ligne 2 : ginette créé", "[2/3] ligne 3 : hugo créé",
+        "[3/3] ligne 4 : ines créé", "3 compte(s) créé(s), 0 ligne(s) refusée(s).",
+    ]
+    assert len(mailbox.to("ines@example.test")) == 2
+
+
+def test_ops_02_a_failing_line_keeps_the_lines_before_it(runner, tmp_path, mailbox,
+                                                         monkeypatch):
+    path = tmp_path / "comptes.csv"
+    path.write_text(GOOD_CSV, encoding="utf-8")
+    real = audit.record
+
+    def record(event, **kwargs):
+        if event == "account.created" and kwargs["user"].login == "hugo":
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        return real(event, **kwargs)
+
+    monkeypatch.setattr(audit, "record", record)
+    result = runner.invoke(args=["users", "import", str(path)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert result.stdout.splitlines()[0] == "[1/3] ligne 2 : ginette créé"
+    assert "base de données indisponible" in result.stderr
+    assert account("ginette").email == "ginette@example.test"
+    assert len(mailbox.to("ginette@example.test")) == 2
+    assert mailbox.to("hugo@example.test") == []

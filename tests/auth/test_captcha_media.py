@@ -1,0 +1,76 @@
+"""The first connection's captcha image and audio: drawn once per challenge.
+
+Fresh noise at every fetch of the same challenge would let a robot average
+many fetches into a clean picture (or recording) of the text; a new challenge
+gets a new image.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from idp.security import challenges
+from idp.security import secrets
+from tests.conftest import STRONG_PASSWORD
+from tests.conftest import csrf_token
+from tests.conftest import login
+from tests.conftest import post_form
+
+PROVISIONAL = "Pr0visoireABCDE"
+IMAGE = "/first-connection/captcha/image"
+AUDIO = "/first-connection/captcha/audio"
+
+
+@pytest.fixture
+def at_the_captcha(client, make_user, monkeypatch):
+    """A newcomer's browser at the captcha step, with the same text at every challenge
+    (so that only the drawing could tell two challenges apart)."""
+    monkeypatch.setattr(challenges, "_text", lambda: "KMR3TX")
+    make_user("newbie", provisional=PROVISIONAL)
+    assert login(client, "newbie", PROVISIONAL).headers["Location"] == "/password-change"
+    post_form(client, "/password-change",
+              {"new_password": STRONG_PASSWORD, "confirmation": STRONG_PASSWORD})
+    response = post_form(client, "/first-connection/secret-question", {
+        "question": secrets.QUESTIONS[0], "own_question": "",
+        "answer": "Rantanplan"})
+    assert response.headers["Location"] == "/first-connection/captcha"
+    client.get("/first-connection/captcha")
+    return client
+
+
+def _fetch(client, url: str) -> bytes:
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.data
+
+
+def test_cap_03_the_image_is_the_same_at_every_fetch(at_the_captcha):
+    images = {_fetch(at_the_captcha, IMAGE) for _ in range(4)}
+    assert len(images) == 1
+    assert next(iter(images))[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cap_02_a_new_challenge_gets_a_new_image(at_the_captcha):
+    first = _fetch(at_the_captcha, IMAGE)
+    page = at_the_captcha.get("/first-connection/captcha")
+    at_the_captcha.post("/first-connection/captcha/new",
+                        data={"csrf_token": csrf_token(page.text)})
+    second = _fetch(at_the_captcha, IMAGE)
+    assert second != first
+    assert _fetch(at_the_captcha, IMAGE) == second
+
+
+def test_cap_02_wrong_answers_bring_a_new_image(at_the_captcha):
+    first = _fetch(at_the_captcha, IMAGE)
+    for _ in range(challenges.MAX_FAILURES):
+        page = at_the_captcha.get("/first-connection/captcha")
+        at_the_captcha.post("/first-connection/captcha",
+                            data={"csrf_token": csrf_token(page.text), "text": "ZZZZZZ"})
+    assert _fetch(at_the_captcha, IMAGE) != first
+
+
+def test_cap_03_the_audio_is_the_same_at_every_fetch(at_the_captcha):
+    recordings = {_fetch(at_the_captcha, AUDIO) for _ in range(3)}
+    assert len(recordings) == 1
+    assert next(iter(recordings))[:4] == b"RIFF"
