@@ -11,28 +11,21 @@ So the instant of the limit itself is already on the far side.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from urllib.parse import parse_qs
-from urllib.parse import urlencode
-from urllib.parse import urlsplit
 
 import pytest
 import time_machine
 
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
-from idp.database import commit
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
 from tests.conftest import page_text
+from tests.security.oauth import authorize
+from tests.security.oauth import redeem
+from tests.security.oauth import register_module
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-CALLBACK = "https://module.example/callback"
 MSG_LOCKED = "Le compte a été verrouillé"
 MSG_PROVISIONAL_EXPIRED = "Votre mot de passe provisoire a expiré."
 PROVISIONAL = "Hibou-Sapin-Nuage-61"
@@ -60,36 +53,7 @@ def signed_in(response) -> bool:
 
 @pytest.fixture
 def module(app):
-    client, secret = create_client(NewClient(
-        client_id="module-t", name="Module T", redirect_uris=[CALLBACK],
-        habilitation="bonuseco", skip_consent=True, is_public=False, auth_method=None,
-    ), actor="test")
-    commit()
-    return client.client_id, secret
-
-
-def authorize(client, client_id: str, **extra) -> tuple[dict, str]:
-    """An authorization request with PKCE; the callback's query and the verifier."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(
-        hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": CALLBACK,
-              "scope": "openid", "state": "s1", "nonce": "n1", "code_challenge": challenge,
-              "code_challenge_method": "S256", **extra}
-    response = client.get("/authorize?" + urlencode(params))
-    assert response.status_code in (302, 303), page_text(response)
-    location = response.headers["Location"]
-    assert location.startswith(CALLBACK), location
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}, verifier
-
-
-def redeem(client, module, code: str, verifier: str):
-    client_id, secret = module
-    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    return client.post("/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-        "code_verifier": verifier,
-    }, headers={"Authorization": f"Basic {basic}"})
+    return register_module()
 
 
 # --- SESS-06: idle 30 minutes ------------------------------------------------------------
@@ -107,7 +71,7 @@ def test_sess_06_idle_timeout_at_thirty_minutes(app, make_user, module, idle, al
         assert login(client, "jdupont", STRONG_PASSWORD).status_code == 303
     with time_machine.travel(START + idle, tick=False):
         assert signed_in(client.get("/")) is alive
-        query, _ = authorize(client, module[0], prompt="none")
+        query, _ = authorize(client, module.client_id, prompt="none")
     if alive:
         assert "code" in query
     else:
@@ -203,7 +167,7 @@ def test_tok_08_code_expires_at_sixty_seconds(app, make_user, module, wait, vali
     with time_machine.travel(START, tick=False):
         make_user()
         login(client, "jdupont", STRONG_PASSWORD)
-        query, verifier = authorize(client, module[0])
+        query, verifier = authorize(client, module.client_id)
     with time_machine.travel(START + wait, tick=False):
         response = redeem(app.test_client(), module, query["code"], verifier)
     if valid:
