@@ -4,7 +4,8 @@ LOGIN-02 (an unknown identifier costs the same Argon2 work as a wrong
 password), LOGIN-09 (the client address cannot be spoofed past a rate limit),
 LOGIN-13 (password fields: password managers welcome, no secret in URLs),
 CAP-03 (the captcha image is not cached and is rate-limited), HDR-05 (no CORS
-reflection, unexpected methods refused).
+reflection, unexpected methods refused), REL-07 (a refused secret answer,
+which may hold the password, is not sent back).
 """
 
 from __future__ import annotations
@@ -181,3 +182,27 @@ def test_hdr_05_unexpected_methods_get_405(app, client):
             response = client.open(path, method=method)
             assert response.status_code == 405, (method, path, response.status_code)
             assert "Traceback" not in response.get_data(as_text=True)
+
+
+# --- REL-07: a refused secret answer is not sent back -----------------------------------------
+
+
+@pytest.mark.parametrize("page", ["/account/secret-question", "/first-connection/secret-question"])
+def test_rel_07_a_refused_secret_answer_is_not_sent_back(app, make_user, page):
+    client = app.test_client()
+    answer = f"ecole {STRONG_PASSWORD}"  # refused: it contains the password
+    data = {"question": "Quel est le nom de votre premier animal de compagnie ?",
+            "own_question": "", "answer": answer}
+    if page.startswith("/account"):
+        make_user()
+        login(client, "jdupont", STRONG_PASSWORD)
+        data["current_password"] = STRONG_PASSWORD
+    else:
+        make_user("newbie", provisional=PROVISIONAL)
+        login(client, "newbie", PROVISIONAL)
+        post_form(client, "/password-change",
+                  {"new_password": STRONG_PASSWORD, "confirmation": STRONG_PASSWORD})
+    refused = post_form(client, page, data)
+    assert refused.status_code == 200
+    assert "mot de passe" in refused.text
+    assert STRONG_PASSWORD not in refused.text
