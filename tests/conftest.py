@@ -36,6 +36,13 @@ from idp.models import User
 from idp.security import passwords
 from idp.security.secrets import normalise_answer
 from tests import backends
+from tests.security import secrets_hunt
+
+
+def pytest_configure(config):
+    # Every test is watched for secrets written where they must not be
+    # (tests/security/secrets_hunt.py).
+    config.pluginmanager.register(secrets_hunt, "secrets_hunt")
 
 STRONG_PASSWORD = "Girafe-Parapluie-Ocean-93"
 OTHER_STRONG_PASSWORD = "Cerf-Volant-Bibliotheque-58"
@@ -62,6 +69,7 @@ class Mailbox:
 
     def receive(self, content: bytes) -> None:
         message = email.message_from_bytes(content, policy=email.policy.default)
+        secrets_hunt.saw_mail(message)
         with self.lock:
             self.received.append(message)
 
@@ -239,8 +247,10 @@ class IsolatedClient(FlaskClient):
 def app(app_environ):
     app = create_app(dict(TEST_OVERRIDES), environ=app_environ)
     app.test_client_class = IsolatedClient
+    app.wsgi_app = secrets_hunt.Recorder(app.wsgi_app)
     with app.app_context():
         yield app
+        secrets_hunt.saw_audit_rows(app)
         db.session.remove()
         db.engine.dispose()
 

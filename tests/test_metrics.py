@@ -91,5 +91,7 @@ def test_request_latency_is_observed_by_endpoint(client):
     before = sample("idp_request_duration_seconds_count", endpoint="healthz")
     client.get("/healthz")
     assert sample("idp_request_duration_seconds_count", endpoint="healthz") == before + 1
+    unmatched = sample("idp_request_duration_seconds_count", endpoint="unmatched")
     client.get("/no-such-page")
-    assert sample("idp_request_duration_seconds_count", endpoint="unmatched") >= 1
+    assert sample("idp_request_duration_seconds_count", endpoint="unmatched") == unmatched + 1
+    assert sample("idp_request_duration_seconds_count", endpoint="healthz") == before + 1

@@ -86,5 +86,6 @@ def account_secret_question():
                 commit()
                 flash(DONE_QUESTION, "success")
                 return redirect(url_for("auth.home"), 303)
+    form.answer.data = ""  # a secret answer is never sent back, like a password
     return render_template("auth/account/secret_question.html", form=form,
                            current_question=user.secret_question)

@@ -61,6 +61,7 @@ def first_connection_secret_question(login_flow):
                 now = utcnow()
                 secrets.set_secrets(user, question, answer, now, actor=user.login, notify=False)
                 return flow.complete_step(login_flow, "secret_question", now)
+    form.answer.data = ""  # a secret answer is never sent back, like a password
     return render_template("auth/first_connection/secret_question.html", form=form)
 
 
