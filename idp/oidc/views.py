@@ -21,13 +21,13 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from flask_wtf import FlaskForm
 
 from idp import audit
 from idp.auth.current import current_session
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import csrf
+from idp.forms import Form
 from idp.oidc import claims
 from idp.oidc import habilitations
 from idp.oidc.server import add_issuer
@@ -45,7 +45,7 @@ ERROR_MESSAGES = {
 DEFAULT_ERROR = "La demande de connexion de l'application n'a pas pu être traitée."
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
     """Two buttons named ``decision``; the CSRF token makes the choice deliberate."""
 
 
