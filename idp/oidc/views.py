@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
@@ -131,6 +132,25 @@ def _back_with(grant, error_cls):
     """An error the client gets at its (validated) redirect URI, with state and iss."""
     error = error_cls(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
     return add_issuer(current_server().handle_error_response(grant.request, error))
+
+
+def malformed_authorization():
+    """invalid_request for a request holding a forbidden character (``idp.input_filter``).
+
+    Sent back to the client only when its id and redirect URI are clean and
+    registered; otherwise our page (RFC 6749 4.1.2.1). A tainted ``state`` is
+    not echoed.
+    """
+    values = request.values
+    client_id, redirect_uri = values.get("client_id", ""), values.get("redirect_uri", "")
+    client = None
+    if client_id and redirect_uri and "\x00" not in client_id + redirect_uri:
+        client = current_server().query_client(client_id)
+    if client is None or not client.check_redirect_uri(redirect_uri):
+        return _error(InvalidRequestError())
+    state = values.get("state")
+    return _error(InvalidRequestError(
+        redirect_uri=redirect_uri, state=state if state and "\x00" not in state else None))
 
 
 def _error(error: OAuth2Error):
