@@ -4,7 +4,8 @@ The NUL character has no place in a login, a password, a search or a URL, and
 PostgreSQL text columns cannot store it (PostgreSQL documentation, « Character
 Types »): left to the views, it would fail at the first query. One check here
 covers every page and parameter: the path, the query string, the form (names,
-values, file names) and the headers. A query string of raw bytes that are not
+values, file names) and the headers; a multipart part without a readable name
+is refused too. A query string of raw bytes that are not
 UTF-8 is refused too: Werkzeug cannot even read it. Nothing has been read or written yet, so
 the refusal changes nothing.
 
@@ -50,7 +51,9 @@ def _query_is_text() -> bool:
 def is_malformed() -> bool:
     if not _query_is_text():
         return True
-    return any(NUL in name or NUL in value for name, value in _pairs())
+    # A multipart part whose name cannot be read is kept under the name None: Werkzeug
+    # accepts it, Flask-WTF's CSRF check then fails on it.
+    return any(name is None or NUL in name or NUL in (value or "") for name, value in _pairs())
 
 
 def _refuse():

@@ -263,3 +263,14 @@ def test_nul_at_the_authorize_endpoint_without_a_known_client(client):
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert "incomplète ou invalide" in page_text(response)
+
+
+@pytest.mark.parametrize("with_token", [True, False])
+def test_a_multipart_part_without_a_readable_name(client, make_user, with_token):
+    make_user("jdupont")
+    page = client.get("/login")
+    response = client.post("/login", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(page.text) if with_token else "", "\n": "",
+        "identifier": "jdupont", "password": STRONG_PASSWORD})
+    assert_french_refusal(response)
+    assert count(UserSession) == 0
