@@ -15,6 +15,9 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
+from idp.assistance.clients import NewClient
+from idp.assistance.clients import create_client
+from idp.database import commit
 from idp.extensions import db
 from idp.models import AuditEvent
 from idp.models import Challenge
@@ -274,3 +277,19 @@ def test_a_multipart_part_without_a_readable_name(client, make_user, with_token)
         "identifier": "jdupont", "password": STRONG_PASSWORD})
     assert_french_refusal(response)
     assert count(UserSession) == 0
+
+
+@pytest.mark.parametrize("response_type", ["é", "code\x1f", "\U000b6839", 'co"de'])
+def test_a_response_type_in_another_script(client, response_type):
+    create_client(NewClient(client_id="module-a", name="Module A", habilitation="bonuseco",
+                            redirect_uris=["http://127.0.0.1:8765/callback"]), actor="test")
+    commit()
+    query = {"client_id": "module-a", "redirect_uri": "http://127.0.0.1:8765/callback",
+             "scope": "openid", "state": "s1", "response_type": response_type}
+    response = client.get("/authorize", query_string=query)
+    assert response.status_code == 302
+    assert "error=unsupported_response_type" in response.headers["Location"]
+    assert "state=s1" in response.headers["Location"]
+    unknown = client.get("/authorize", query_string={**query, "client_id": "inconnu"})
+    assert unknown.status_code == 400
+    assert "Location" not in unknown.headers
