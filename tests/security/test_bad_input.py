@@ -293,3 +293,14 @@ def test_a_response_type_in_another_script(client, response_type):
     unknown = client.get("/authorize", query_string={**query, "client_id": "inconnu"})
     assert unknown.status_code == 400
     assert "Location" not in unknown.headers
+
+
+@pytest.mark.parametrize("siret", ["²" * 14, "١٢٣٤٥٦٧٨٩٠١٢٣٤", "７３２８２９３２０００００７４"])
+def test_a_siret_in_other_digits(console, siret):
+    response = post_form(console, "/assistance/new-account", {
+        "login": "mdurand", "email": "m@example.test", "given_name": "Marie",
+        "family_name": "Durand", "siret": siret, "reason": "Demande du service",
+        "habilitation": "bonuseco"})
+    assert_french_refusal(response)
+    assert "SIRET invalide" in page_text(response)
+    assert count(User) == 1
