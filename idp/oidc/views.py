@@ -110,7 +110,9 @@ def _must_reauthenticate(grant, row) -> bool:
     if "login" in (data.get("prompt") or "").split():
         return True
     max_age = data.get("max_age", "")
-    return max_age.isdigit() and utcnow().timestamp() - auth_time > int(max_age)
+    # ASCII digits only: str.isdigit() also accepts « ² », which int() refuses.
+    return (max_age.isascii() and max_age.isdigit()
+            and utcnow().timestamp() - auth_time > int(max_age))
 
 
 def _to_login(grant):

@@ -304,3 +304,19 @@ def test_a_siret_in_other_digits(console, siret):
     assert_french_refusal(response)
     assert "SIRET invalide" in page_text(response)
     assert count(User) == 1
+
+
+@pytest.mark.parametrize("max_age", ["²", "٣", "３"])
+def test_a_max_age_in_other_digits(client, make_user, max_age):
+    make_user("jdupont")
+    create_client(NewClient(client_id="module-a", name="Module A", habilitation="bonuseco",
+                            redirect_uris=["http://127.0.0.1:8765/callback"],
+                            skip_consent=True), actor="test")
+    commit()
+    assert login(client, "jdupont", STRONG_PASSWORD).status_code == 303
+    response = client.get("/authorize", query_string={
+        "client_id": "module-a", "redirect_uri": "http://127.0.0.1:8765/callback",
+        "response_type": "code", "scope": "openid", "state": "s1", "max_age": max_age,
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256"})
+    assert response.status_code in (302, 303, 400)
