@@ -4,10 +4,10 @@ The NUL character has no place in a login, a password, a search or a URL, and
 PostgreSQL text columns cannot store it (PostgreSQL documentation, « Character
 Types »): left to the views, it would fail at the first query. One check here
 covers every page and parameter: the path, the query string, the form (names,
-values, file names) and the headers; a multipart part without a readable name
-is refused too. A query string of raw bytes that are not
-UTF-8 is refused too: Werkzeug cannot even read it. Nothing has been read or written yet, so
-the refusal changes nothing.
+values, file names) and the headers. Refused too: a multipart part without a
+readable name, and a query string of raw bytes that are not UTF-8 (Werkzeug
+cannot even read it). Nothing has been read or written yet, so the refusal
+changes nothing.
 
 The answer takes the shape its caller understands: the French 400 page for
 people, ``invalid_request`` for the OAuth endpoints (RFC 6749 4.1.2.1, 5.2;

@@ -320,3 +320,19 @@ def test_a_max_age_in_other_digits(client, make_user, max_age):
         "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
         "code_challenge_method": "S256"})
     assert response.status_code in (302, 303, 400)
+
+
+def test_every_form_reads_fields_the_same_way(app):
+    """Every form derives from the base form (French messages, files only for file fields)."""
+    from flask_wtf import FlaskForm
+
+    from idp.forms import Form
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    ours = [cls for cls in subclasses(FlaskForm) if cls.__module__.startswith("idp.")]
+    assert len(ours) > 10
+    assert [cls.__name__ for cls in ours if not issubclass(cls, Form)] == []
