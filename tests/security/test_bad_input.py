@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
+from idp import audit
 from idp.assistance.clients import NewClient
 from idp.assistance.clients import create_client
 from idp.database import commit
@@ -205,8 +206,16 @@ def test_an_unknown_identifier_longer_than_the_audit_column(client, length):
     rows = db.session.execute(
         select(AuditEvent).where(AuditEvent.id > audit_before)).scalars().all()
     assert [row.event for row in rows] == ["login.failure"]
-    # Never cut to the login of a real account: a cut value ends with « … ».
-    assert rows[0].login is None or rows[0].login == identifier[:63] + "…"
+    assert rows[0].login is None or len(rows[0].login) <= 64
+
+
+def test_the_audit_trail_cuts_what_its_columns_cannot_hold(app):
+    audit.record("test.long", login="y" * 100, actor="z" * 65, client_id="c" * 64)
+    commit()
+    row = db.session.execute(select(AuditEvent).where(AuditEvent.event == "test.long")).scalar_one()
+    # Marked « … »: never the cut value taken for a real login (at most 64 characters).
+    assert (row.login, row.actor, row.client_id) == ("y" * 63 + "…", "z" * 63 + "…", "c" * 64)
+    assert audit.verify_chain() is None
 
 
 def test_an_identifier_longer_than_the_form_allows(client):
