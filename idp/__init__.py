@@ -29,6 +29,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     from idp import database
     from idp import errors
     from idp import headers
+    from idp import input_filter
     from idp import logs
     from idp import metrics
     from idp import web
@@ -46,6 +47,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
+    input_filter.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     oidc_server.init_app(app)

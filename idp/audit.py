@@ -29,6 +29,8 @@ GENESIS = "0" * 64
 _ADVISORY_LOCK_KEY = 0x1D9A0D17
 # Detail keys that could carry a secret: refused outright, whatever the caller.
 FORBIDDEN_KEYS = ("password", "answer", "token", "secret", "captcha", "code_verifier", "otp")
+# Length of the login, client_id and actor columns (idp.models.audit).
+COLUMN_LENGTH = 64
 
 
 _CHAINED = ("event", "outcome", "login", "user_id", "ip", "client_id", "actor", "details")
@@ -49,6 +51,14 @@ def _content(row: AuditEvent | dict) -> str:
 
 def row_hash(prev_hash: str, row: AuditEvent | dict) -> str:
     return hashlib.sha256(f"{prev_hash}|{_content(row)}".encode()).hexdigest()
+
+
+def fit(value: str | None, length: int = COLUMN_LENGTH) -> str | None:
+    """A value cut to its column, marked « … » when cut: what an unknown identifier of
+    65 to 128 characters records, and never the login of a real account (at most 64)."""
+    if value is None or len(value) <= length:
+        return value
+    return value[: length - 1] + "…"
 
 
 def _check_details(details: dict) -> None:
@@ -87,11 +97,11 @@ def record(
         "created_at": utcnow(),
         "event": event,
         "outcome": outcome,
-        "login": login if login is not None else getattr(user, "login", None),
+        "login": fit(login if login is not None else getattr(user, "login", None)),
         "user_id": getattr(user, "id", None),
         "ip": ip,
-        "client_id": client_id,
-        "actor": actor,
+        "client_id": fit(client_id),
+        "actor": fit(actor),
         "details": details,
         "prev_hash": prev,
     }

@@ -7,7 +7,6 @@ The business rules (formats, existence, the operator rules) live in
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.file import FileRequired
 from wtforms import BooleanField
@@ -20,6 +19,7 @@ from wtforms.validators import ValidationError
 
 from idp.assistance import validation
 from idp.assistance.validation import InvalidInput
+from idp.forms import Form
 
 REQUIRED = "Ce champ est obligatoire."
 REASON_REQUIRED = "Indiquez le motif de l'action (il est enregistré dans le journal d'audit)."
@@ -51,7 +51,7 @@ def _date(what: str):
     )
 
 
-class SearchForm(FlaskForm):
+class SearchForm(Form):
     """A GET form: nothing changes, so no CSRF token in the bookmarkable URL."""
 
     class Meta:
@@ -61,7 +61,7 @@ class SearchForm(FlaskForm):
                     render_kw={"autocomplete": "off", "spellcheck": "false", "type": "search"})
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(Form):
     """Every operator action carries a reason, kept in the audit trail (SPEC 1.3)."""
 
     reason = TextAreaField(

@@ -62,7 +62,8 @@ def check_siret(raw: str | None) -> str | None:
     siret = (raw or "").replace(" ", "")
     if not siret:
         return None
-    if not (len(siret) == 14 and siret.isdigit() and luhn_ok(siret)):
+    # ASCII digits only: str.isdigit() also accepts « ² » (int() refuses it) or « ١ ».
+    if not (len(siret) == 14 and siret.isascii() and siret.isdigit() and luhn_ok(siret)):
         raise InvalidInput(f"SIRET invalide « {siret[:20]} » : 14 chiffres avec une clé valide")
     return siret
 

@@ -1,6 +1,5 @@
 """Forms of the interactive pages: shape only; the rules live in idp.security."""
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms import PasswordField
 from wtforms import SelectField
@@ -10,12 +9,14 @@ from wtforms.validators import EqualTo
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
+from idp.forms import Form
+
 REQUIRED = "Ce champ est obligatoire."
 # Generous caps: long passphrases pass (LOGIN-13), megabyte posts do not.
 PASSWORD_CAP = 1024
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     identifier = StringField(
         "Identifiant", validators=[DataRequired(REQUIRED), Length(max=128)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
@@ -27,7 +28,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     new_password = PasswordField(
         "Nouveau mot de passe",
         validators=[DataRequired(REQUIRED), Length(max=PASSWORD_CAP)],
@@ -43,11 +44,11 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(Form):
     """A button only: the CSRF token makes logout a deliberate POST."""
 
 
-class SecretQuestionForm(FlaskForm):
+class SecretQuestionForm(Form):
     question = SelectField("Question secrète", validators=[DataRequired(REQUIRED)])
     own_question = StringField(
         "Votre question (si vous avez choisi « Autre question »)",
@@ -59,7 +60,7 @@ class SecretQuestionForm(FlaskForm):
     )
 
 
-class CaptchaForm(FlaskForm):
+class CaptchaForm(Form):
     text = StringField(
         "Saisissez les caractères de l'image",
         validators=[DataRequired(REQUIRED), Length(max=32)],
@@ -67,7 +68,7 @@ class CaptchaForm(FlaskForm):
     )
 
 
-class NewCaptchaForm(FlaskForm):
+class NewCaptchaForm(Form):
     """« Afficher une autre image »: a POST, since it replaces the challenge."""
 
 
@@ -89,7 +90,7 @@ class AccountSecretForm(SecretQuestionForm):
     )
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     """Step 1: the identifier and the arithmetic question (SPEC 1.2, 3.5)."""
 
     identifier = StringField(
@@ -102,7 +103,7 @@ class ForgotPasswordForm(FlaskForm):
     )
 
 
-class ForgotAnswerForm(FlaskForm):
+class ForgotAnswerForm(Form):
     """Step 2: the answer to the secret question."""
 
     answer = StringField(

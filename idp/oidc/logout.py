@@ -23,13 +23,13 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
-from flask_wtf import FlaskForm
 
 from idp import audit
 from idp.auth.current import current_session
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import csrf
+from idp.forms import Form
 from idp.oidc import keys
 from idp.oidc.server import current_server
 from idp.oidc.views import bp
@@ -90,7 +90,7 @@ def end_browser_session(client=None) -> None:
     session.clear()
 
 
-class EndSessionForm(FlaskForm):
+class EndSessionForm(Form):
     """A button only: the CSRF token makes a logout without a valid hint deliberate."""
 
 

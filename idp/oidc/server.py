@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from flask import Flask
 from flask import current_app
@@ -32,6 +34,35 @@ class IssuerParameter(_IssuerParameter):
         return self.issuer
 
 
+class Server(AuthorizationServer):
+    """Authlib's server, without echoing an unknown ``response_type`` in the error.
+
+    Authlib puts the value in ``error_description``, whose characters RFC 6749
+    4.1.2.1 restricts to printable ASCII without « " » and « \\ »; any other
+    character (« é », a control) made it raise ValueError, a 500.
+    """
+
+    def get_authorization_grant(self, request):
+        response_type = request.payload.response_type or ""
+        if not invalid_error_characters(response_type):
+            return super().get_authorization_grant(request)
+        # The first argument is the attribute, the second the description (Authlib
+        # itself passes them the other way round, hence the raw value as description).
+        raise UnsupportedResponseTypeError(
+            response_type, "The response type is not supported by the server.",
+            redirect_uri=self._checked_redirect_uri(request))
+
+    def _checked_redirect_uri(self, request) -> str | None:
+        """The redirect URI errors may go back to (RFC 6749 4.1.2.1), as Authlib decides it."""
+        client = self.query_client(request.payload.client_id)
+        if client is None:
+            return None
+        requested = request.payload.redirect_uri
+        if not requested:
+            return client.get_default_redirect_uri()
+        return requested if client.check_redirect_uri(requested) else None
+
+
 def endpoint_url(issuer: str, name: str) -> str:
     """Endpoints hang under the configured issuer, never under the request's Host."""
     paths = {"authorization": "/authorize", "token": "/token", "userinfo": "/userinfo",
@@ -44,7 +75,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     from idp.oidc.logout import EndSessionEndpoint
 
     issuer = app.config["IDP_ISSUER"]
-    server = AuthorizationServer(query_client=clients.query_client, save_token=tokens.save_token)
+    server = Server(query_client=clients.query_client, save_token=tokens.save_token)
     server.init_app(app)
     server.issuer = issuer
     server.register_token_generator("default", tokens.AccessTokenGenerator(issuer))

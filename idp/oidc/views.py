@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
@@ -21,13 +22,13 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from flask_wtf import FlaskForm
 
 from idp import audit
 from idp.auth.current import current_session
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import csrf
+from idp.forms import Form
 from idp.oidc import claims
 from idp.oidc import habilitations
 from idp.oidc.server import add_issuer
@@ -45,7 +46,7 @@ ERROR_MESSAGES = {
 DEFAULT_ERROR = "La demande de connexion de l'application n'a pas pu être traitée."
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
     """Two buttons named ``decision``; the CSRF token makes the choice deliberate."""
 
 
@@ -109,7 +110,9 @@ def _must_reauthenticate(grant, row) -> bool:
     if "login" in (data.get("prompt") or "").split():
         return True
     max_age = data.get("max_age", "")
-    return max_age.isdigit() and utcnow().timestamp() - auth_time > int(max_age)
+    # ASCII digits only: str.isdigit() also accepts « ² », which int() refuses.
+    return (max_age.isascii() and max_age.isdigit()
+            and utcnow().timestamp() - auth_time > int(max_age))
 
 
 def _to_login(grant):
@@ -131,6 +134,25 @@ def _back_with(grant, error_cls):
     """An error the client gets at its (validated) redirect URI, with state and iss."""
     error = error_cls(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
     return add_issuer(current_server().handle_error_response(grant.request, error))
+
+
+def malformed_authorization():
+    """invalid_request for a request holding a forbidden character (``idp.input_filter``).
+
+    Sent back to the client only when its id and redirect URI are clean and
+    registered; otherwise our page (RFC 6749 4.1.2.1). A tainted ``state`` is
+    not echoed.
+    """
+    values = request.values
+    client_id, redirect_uri = values.get("client_id", ""), values.get("redirect_uri", "")
+    client = None
+    if client_id and redirect_uri and "\x00" not in client_id + redirect_uri:
+        client = current_server().query_client(client_id)
+    if client is None or not client.check_redirect_uri(redirect_uri):
+        return _error(InvalidRequestError())
+    state = values.get("state")
+    return _error(InvalidRequestError(
+        redirect_uri=redirect_uri, state=state if state and "\x00" not in state else None))
 
 
 def _error(error: OAuth2Error):
