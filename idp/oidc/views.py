@@ -7,7 +7,6 @@ Errors about the client or the redirect URI are shown here, never redirected
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
@@ -32,12 +31,12 @@ from idp.oidc import claims
 from idp.oidc import habilitations
 from idp.oidc.server import add_issuer
 from idp.oidc.server import current_server
+from idp.security import sessions
 
 bp = Blueprint("oidc", __name__)
 
-# Added to the authorize URL the login page comes back to: the password must
-# have been checked at or after this time (prompt=login, max_age; OIDC Core 3.1.2.1).
-REAUTH_PARAM = "idp_reauth"
+# How the browser's session stands against the request (_login_decision).
+LOGIN, FRESH, SSO = "login", "fresh", "sso"
 ERROR_MESSAGES = {
     "invalid_client": "L'application qui vous a envoyé ici n'est pas reconnue.",
     "invalid_request": "La demande de connexion de l'application est incomplète ou invalide.",
@@ -70,23 +69,29 @@ def consent():
 def _authorize(consented: bool | None):
     server = current_server()
     row = current_session()
-    user = row.user if row is not None else None
     try:
-        grant = server.get_consent_grant(end_user=user)
+        grant = server.get_consent_grant(end_user=row.user if row is not None else None)
     except OAuth2Error as error:
         return _error(error)
     prompts = (grant.request.payload.data.get("prompt") or "").split()
-    if user is None or _must_reauthenticate(grant, row):
+    login = _login_decision(grant, row, prompts)
+    if login == LOGIN:
         if "none" in prompts:
             return _back_with(grant, LoginRequiredError)
         return _to_login(grant)
     client = grant.client.row
+    shows_consent = not client.skip_consent and consented is None
+    if login == FRESH and not shows_consent \
+            and not sessions.use_login_target(row, _request_target()):
+        return _to_login(grant)  # another tab spent that login first
+    user = row.user
     if not habilitations.is_allowed(user, client, utcnow()):
         return _forbidden(grant, user, prompts)
     claims_request = claims.parse_claims_request(grant.request.payload.data.get("claims"))
     if claims.essential_acr_unmet(claims_request):
+        commit()
         return _back_with(grant, AccessDeniedError)
-    if not client.skip_consent and consented is None:
+    if shows_consent:
         if "none" in prompts:
             return _back_with(grant, ConsentRequiredError)
         return _consent_page(grant, claims_request)
@@ -99,31 +104,40 @@ def _authorize(consented: bool | None):
     return response
 
 
-def _must_reauthenticate(grant, row) -> bool:
-    """prompt=login and max_age ask for a password checked recently (OIDC Core 3.1.2.1)."""
-    data = grant.request.payload.data
-    auth_time = row.auth_time.timestamp()
-    marker = data.get(REAUTH_PARAM, "")
-    if marker.isdigit():
-        return auth_time < int(marker)
-    if "login" in (data.get("prompt") or "").split():
+def _login_decision(grant, row, prompts: list[str]) -> str:
+    """LOGIN (the form), FRESH (a login made for this very request) or SSO."""
+    if row is None:
+        return LOGIN
+    if not _asks_reauthentication(grant.request.payload.data, row, prompts):
+        return SSO
+    # prompt=none never shows the form: no login can have been made for it.
+    if "none" not in prompts and sessions.was_opened_for(row, _request_target(), utcnow()):
+        return FRESH
+    return LOGIN
+
+
+def _asks_reauthentication(data, row, prompts: list[str]) -> bool:
+    """prompt=login, or max_age elapsed (OIDC Core 3.1.2.1: max_age=0 is prompt=login)."""
+    if "login" in prompts:
         return True
-    max_age = data.get("max_age", "")
-    return max_age.isdigit() and utcnow().timestamp() - auth_time > int(max_age)
+    max_age = data.get("max_age") or ""
+    if not (max_age.isascii() and max_age.isdigit()):
+        return False
+    elapsed = utcnow().timestamp() - row.auth_time.timestamp()
+    return int(max_age) == 0 or elapsed > int(max_age)
+
+
+def _request_target() -> str:
+    """This authorization request as a local URL: the one its login comes back to."""
+    return f"{url_for('oidc.authorize')}?{urlencode(list(request.args.items(multi=True)))}"
 
 
 def _to_login(grant):
-    """To the login page, coming back to this request with the re-authentication marker."""
-    data = grant.request.payload.data
-    params = [(k, v) for k, v in request.args.items(multi=True)
-              if k not in (REAUTH_PARAM, "prompt")]
-    prompts = [p for p in (data.get("prompt") or "").split() if p != "login"]
-    if prompts:
-        params.append(("prompt", " ".join(prompts)))
-    params.append((REAUTH_PARAM, str(int(time.time()))))
-    target = {"next": f"{url_for('oidc.authorize')}?{urlencode(params)}"}
-    if data.get("login_hint"):
-        target["login_hint"] = data["login_hint"][:128]
+    """To the login page, which comes back to this very request, as the module sent it."""
+    target = {"next": _request_target()}
+    login_hint = grant.request.payload.data.get("login_hint")
+    if login_hint:
+        target["login_hint"] = login_hint[:128]
     return redirect(url_for("auth.login", **target), 303)
 
 
