@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
@@ -29,6 +30,7 @@ from idp.database import commit
 from idp.extensions import csrf
 from idp.oidc import claims
 from idp.oidc import habilitations
+from idp.oidc import id_token_hints
 from idp.oidc.server import add_issuer
 from idp.oidc.server import current_server
 from idp.security import sessions
@@ -74,16 +76,11 @@ def _authorize(consented: bool | None):
     except OAuth2Error as error:
         return _error(error)
     prompts = (grant.request.payload.data.get("prompt") or "").split()
-    login = _login_decision(grant, row, prompts)
-    if login == LOGIN:
-        if "none" in prompts:
-            return _back_with(grant, LoginRequiredError)
-        return _to_login(grant)
     client = grant.client.row
     shows_consent = not client.skip_consent and consented is None
-    if login == FRESH and not shows_consent \
-            and not sessions.use_login_target(row, _request_target()):
-        return _to_login(grant)  # another tab spent that login first
+    refusal = _authenticate(grant, row, prompts, shows_consent)
+    if refusal is not None:
+        return refusal
     user = row.user
     if not habilitations.is_allowed(user, client, utcnow()):
         return _forbidden(grant, user, prompts)
@@ -104,11 +101,38 @@ def _authorize(consented: bool | None):
     return response
 
 
-def _login_decision(grant, row, prompts: list[str]) -> str:
+def _authenticate(grant, row, prompts: list[str], shows_consent: bool):
+    """None when the session's user goes on; else the login page or an error for the client.
+
+    OIDC Core 3.1.2.1 (prompt, max_age, id_token_hint) and 3.1.2.2.
+    """
+    hint = grant.request.payload.data.get("id_token_hint")
+    hinted = _hinted_subject(hint) if hint else None
+    if hint and hinted is None:
+        return _back_with(grant, InvalidRequestError, "Invalid 'id_token_hint'.")
+    login = _login_decision(grant, row, prompts, hinted)
+    if login == LOGIN:
+        return _back_with(grant, LoginRequiredError) if "none" in prompts else _to_login(grant)
+    if hinted is not None and hinted != row.user.subject:
+        # 3.1.2.2: logged in by this very request, yet not as the hint's user.
+        return _back_with(grant, LoginRequiredError)
+    if login == FRESH and not shows_consent \
+            and not sessions.use_login_target(row, _request_target()):
+        return _to_login(grant)  # another tab spent that login first
+    return None
+
+
+def _hinted_subject(hint: str) -> str | None:
+    """Whose ID token the hint is (OIDC Core 3.1.2.1); None when not a recent one of ours."""
+    claims = id_token_hints.read_id_token_hint(hint, current_app.config["IDP_ISSUER"], utcnow())
+    return claims["sub"] if claims is not None else None
+
+
+def _login_decision(grant, row, prompts: list[str], hinted: str | None) -> str:
     """LOGIN (the form), FRESH (a login made for this very request) or SSO."""
     if row is None:
         return LOGIN
-    if not _asks_reauthentication(grant.request.payload.data, row, prompts):
+    if not _asks_reauthentication(grant.request.payload.data, row, prompts, hinted):
         return SSO
     # prompt=none never shows the form: no login can have been made for it.
     if "none" not in prompts and sessions.was_opened_for(row, _request_target(), utcnow()):
@@ -116,9 +140,10 @@ def _login_decision(grant, row, prompts: list[str]) -> str:
     return LOGIN
 
 
-def _asks_reauthentication(data, row, prompts: list[str]) -> bool:
-    """prompt=login, or max_age elapsed (OIDC Core 3.1.2.1: max_age=0 is prompt=login)."""
-    if "login" in prompts:
+def _asks_reauthentication(data, row, prompts: list[str], hinted: str | None) -> bool:
+    """prompt=login, max_age elapsed (OIDC Core 3.1.2.1: max_age=0 is prompt=login),
+    or a hint naming someone else than the session's user (3.1.2.2)."""
+    if "login" in prompts or (hinted is not None and hinted != row.user.subject):
         return True
     max_age = data.get("max_age") or ""
     if not (max_age.isascii() and max_age.isdigit()):
@@ -141,9 +166,10 @@ def _to_login(grant):
     return redirect(url_for("auth.login", **target), 303)
 
 
-def _back_with(grant, error_cls):
+def _back_with(grant, error_cls, description: str | None = None):
     """An error the client gets at its (validated) redirect URI, with state and iss."""
-    error = error_cls(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
+    error = error_cls(description, redirect_uri=grant.redirect_uri,
+                      state=grant.request.payload.state)
     return add_issuer(current_server().handle_error_response(grant.request, error))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import secrets
 from datetime import timedelta
 from urllib.parse import parse_qs
@@ -22,11 +23,19 @@ import time_machine
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from joserfc.jwk import RSAKey
+from sqlalchemy import select
+from sqlalchemy import update
 
 from idp.assistance.clients import NewClient
 from idp.assistance.clients import create_client
 from idp.clock import utcnow
 from idp.database import commit
+from idp.extensions import db
+from idp.models import Client
+from idp.models import User
+from idp.oidc import backchannel
+from idp.oidc import keys
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 
@@ -239,3 +248,146 @@ def test_authz_15_a_login_made_for_another_request_does_not_count(
                                     "next": other})
         assert _is_login_page(client.get(_url(prompt="login")))
         assert _is_login_page(client.get(_url(max_age="0")))
+
+
+# --- what passes for an ID token of ours: AUTHZ-16, LOGOUT-03, LOGOUT-06 ---------------
+
+HINT_KINDS = ["access_token", "refresh_token", "foreign_key", "other_issuer", "alg_none",
+              "logout_token", "signed_userinfo"]
+
+
+def _encoded(part: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+def _signed_userinfo(browser, tokens: dict) -> str:
+    """What a module registered for signed userinfo receives (OIDC Core 5.3.2)."""
+    db.session.execute(update(Client).where(Client.client_id == "module-a")
+                       .values(userinfo_signed=True))
+    commit()
+    response = browser.get("/userinfo",
+                           headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert response.headers["Content-Type"] == "application/jwt"
+    return response.text
+
+
+def _not_an_id_token(kind: str, browser, tokens: dict) -> str:
+    """Something an attacker or a module could present as ``id_token_hint``."""
+    if kind in ("access_token", "refresh_token"):
+        return tokens[kind]
+    if kind == "signed_userinfo":
+        return _signed_userinfo(browser, tokens)
+    claims = _verified(browser, tokens["id_token"])
+    kid = keys.kid_of(tokens["id_token"])
+    ours = keys.signing_keyset("RS256", utcnow())
+    if kind == "foreign_key":  # our kid, another key: only the signature tells
+        return jwt.encode({"alg": "RS256", "kid": kid}, claims,
+                          RSAKey.generate_key(2048, parameters={"kid": kid}))
+    if kind == "other_issuer":
+        return jwt.encode({"alg": "RS256"}, {**claims, "iss": "https://idp.example"}, ours)
+    if kind == "alg_none":
+        return f"{_encoded({'alg': 'none', 'kid': kid})}.{_encoded(claims)}."
+    module = db.session.execute(select(Client).where(Client.client_id == "module-a")).scalar()
+    token = backchannel.logout_token(module, claims["sub"], claims["sid"], claims["iat"])
+    db.session.rollback()
+    return token
+
+
+def _subject(login: str) -> str:
+    subject = db.session.execute(select(User.subject).where(User.login == login)).scalar()
+    db.session.rollback()
+    return subject
+
+
+def test_authz_16_hint_of_another_user_with_prompt_none_is_login_required(
+        client, browser_b, module, users):
+    hint_for_a = _sign_in(browser_b, module, "jdupont")["id_token"]
+    _sign_in(client, module, "mmartin")
+    query = _callback(client.get(_url(prompt="none", id_token_hint=hint_for_a)))
+    assert query["error"] == "login_required"
+    assert "code" not in query
+
+
+def test_authz_16_hint_of_another_user_asks_for_a_fresh_login(
+        client, browser_b, module, users, start):
+    with time_machine.travel(start, tick=False):
+        hint_for_a = _sign_in(browser_b, module, "jdupont")["id_token"]
+        _sign_in(client, module, "mmartin")
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        asked = client.get(_url(id_token_hint=hint_for_a))
+        assert _is_login_page(asked)
+        claims = _verified(client, _redeem(client, _log_in_via(client, asked), module)["id_token"])
+    assert claims["sub"] == _subject("jdupont")
+    assert claims["auth_time"] == int(start.timestamp()) + 120
+
+
+def test_authz_16_a_fresh_login_as_someone_else_is_still_login_required(
+        client, browser_b, module, users):
+    hint_for_a = _sign_in(browser_b, module, "jdupont")["id_token"]
+    _sign_in(client, module, "mmartin")
+    asked = client.get(_url(id_token_hint=hint_for_a))
+    query = _callback(_log_in_via(client, asked, "mmartin"))  # OIDC Core 3.1.2.2
+    assert query["error"] == "login_required"
+    assert "code" not in query
+
+
+def test_authz_16_expired_hint_of_the_session_user_keeps_silent_login(
+        client, module, users, start):
+    with time_machine.travel(start, tick=False):
+        hint = _sign_in(client, module)["id_token"]
+    with time_machine.travel(start + timedelta(minutes=20), tick=False):  # past its exp
+        code = _callback(client.get(_url(prompt="none", id_token_hint=hint))).get("code")
+    assert code
+
+
+@pytest.mark.parametrize("kind", HINT_KINDS)
+def test_authz_16_only_our_id_tokens_are_hints(client, module, users, kind):
+    hint = _not_an_id_token(kind, client, _sign_in(client, module))
+    query = _callback(client.get(_url(prompt="none", id_token_hint=hint)))
+    assert query["error"] == "invalid_request"
+    assert query["state"] == "st"
+    assert "code" not in query
+
+
+@pytest.mark.parametrize(("age", "is_accepted"), [(timedelta(hours=12), True),
+                                                  (timedelta(hours=12, seconds=1), False)])
+def test_authz_16_hint_older_than_the_longest_session_is_refused(
+        client, module, users, start, age, is_accepted):
+    with time_machine.travel(start, tick=False):
+        hint = _sign_in(client, module)["id_token"]
+    with time_machine.travel(start + age, tick=False):
+        _sign_in(client, module)  # a new session: the first one is over
+        query = _callback(client.get(_url(prompt="none", id_token_hint=hint)))
+    assert ("code" in query) is is_accepted
+
+
+def _end_session(browser, hint: str):
+    return browser.get("/end-session?" + urlencode({
+        "id_token_hint": hint, "post_logout_redirect_uri": POST_LOGOUT, "state": "s"}))
+
+
+@pytest.mark.parametrize("kind", HINT_KINDS)
+def test_logout_06_only_id_tokens_are_logout_hints(client, module, users, kind):
+    hint = _not_an_id_token(kind, client, _sign_in(client, module))
+    response = _end_session(client, hint)
+    assert response.status_code == 200
+    assert CONFIRM_LOGOUT in response.text
+    assert _silent_code(client)  # the session is kept
+
+
+@pytest.mark.parametrize(("age", "is_accepted"), [(timedelta(hours=12), True),
+                                                  (timedelta(hours=12, seconds=1), False)])
+def test_logout_03_hint_older_than_the_longest_session_is_refused(
+        client, module, users, start, age, is_accepted):
+    with time_machine.travel(start, tick=False):
+        hint = _sign_in(client, module)["id_token"]
+    with time_machine.travel(start + age, tick=False):
+        _sign_in(client, module)
+        response = _end_session(client, hint)
+        if is_accepted:
+            assert response.headers["Location"] == POST_LOGOUT + "?state=s"
+            assert _callback(client.get(_url(prompt="none")))["error"] == "login_required"
+        else:
+            assert response.status_code == 200
+            assert CONFIRM_LOGOUT in response.text
+            assert _silent_code(client)
