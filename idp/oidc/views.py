@@ -7,6 +7,7 @@ Errors about the client or the redirect URI are shown here, never redirected
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
@@ -39,6 +40,8 @@ bp = Blueprint("oidc", __name__)
 
 # How the browser's session stands against the request (_login_decision).
 LOGIN, FRESH, SSO = "login", "fresh", "sso"
+# max_age: a number of seconds (OIDC Core 3.1.2.1), ASCII digits, up to 300 years.
+MAX_AGE = re.compile(r"[0-9]{1,10}")
 ERROR_MESSAGES = {
     "invalid_client": "L'application qui vous a envoyé ici n'est pas reconnue.",
     "invalid_request": "La demande de connexion de l'application est incomplète ou invalide.",
@@ -106,11 +109,16 @@ def _authenticate(grant, row, prompts: list[str], shows_consent: bool):
 
     OIDC Core 3.1.2.1 (prompt, max_age, id_token_hint) and 3.1.2.2.
     """
-    hint = grant.request.payload.data.get("id_token_hint")
+    data = grant.request.payload.data
+    max_age = data.get("max_age") or None
+    if max_age is not None and not MAX_AGE.fullmatch(max_age):
+        return _back_with(grant, InvalidRequestError, "Invalid 'max_age'.")
+    hint = data.get("id_token_hint")
     hinted = _hinted_subject(hint) if hint else None
     if hint and hinted is None:
         return _back_with(grant, InvalidRequestError, "Invalid 'id_token_hint'.")
-    login = _login_decision(grant, row, prompts, hinted)
+    asks = row is not None and _asks_reauthentication(row, prompts, max_age, hinted)
+    login = _login_decision(row, prompts, asks)
     if login == LOGIN:
         return _back_with(grant, LoginRequiredError) if "none" in prompts else _to_login(grant)
     if hinted is not None and hinted != row.user.subject:
@@ -128,11 +136,11 @@ def _hinted_subject(hint: str) -> str | None:
     return claims["sub"] if claims is not None else None
 
 
-def _login_decision(grant, row, prompts: list[str], hinted: str | None) -> str:
+def _login_decision(row, prompts: list[str], asks_reauthentication: bool) -> str:
     """LOGIN (the form), FRESH (a login made for this very request) or SSO."""
     if row is None:
         return LOGIN
-    if not _asks_reauthentication(grant.request.payload.data, row, prompts, hinted):
+    if not asks_reauthentication:
         return SSO
     # prompt=none never shows the form: no login can have been made for it.
     if "none" not in prompts and sessions.was_opened_for(row, _request_target(), utcnow()):
@@ -140,13 +148,13 @@ def _login_decision(grant, row, prompts: list[str], hinted: str | None) -> str:
     return LOGIN
 
 
-def _asks_reauthentication(data, row, prompts: list[str], hinted: str | None) -> bool:
+def _asks_reauthentication(row, prompts: list[str], max_age: str | None,
+                           hinted: str | None) -> bool:
     """prompt=login, max_age elapsed (OIDC Core 3.1.2.1: max_age=0 is prompt=login),
     or a hint naming someone else than the session's user (3.1.2.2)."""
     if "login" in prompts or (hinted is not None and hinted != row.user.subject):
         return True
-    max_age = data.get("max_age") or ""
-    if not (max_age.isascii() and max_age.isdigit()):
+    if max_age is None:
         return False
     elapsed = utcnow().timestamp() - row.auth_time.timestamp()
     return int(max_age) == 0 or elapsed > int(max_age)

@@ -160,6 +160,7 @@ def test_authz_11_max_age_forces_a_login_once_exceeded_only(client, module, user
     with time_machine.travel(start, tick=False):
         _sign_in(client, module)
     with time_machine.travel(start + timedelta(seconds=2), tick=False):
+        assert "code" in _callback(client.get(_url(max_age="2")))  # not exceeded yet
         asked = client.get(_url(max_age="1"))
         assert _is_login_page(asked)
         fresh = _verified(client, _redeem(client, _log_in_via(client, asked), module)["id_token"])
@@ -168,6 +169,15 @@ def test_authz_11_max_age_forces_a_login_once_exceeded_only(client, module, user
         quiet = client.get(_url(max_age="10000", nonce="again"))
         kept = _verified(client, _redeem(client, quiet, module)["id_token"])
         assert kept["auth_time"] == fresh["auth_time"]  # OIDC Core 2: present with max_age
+
+
+@pytest.mark.parametrize("max_age", ["-1", "1.5", "0x10", " 0", "\u00b2", "\u0661\u0662",
+                                     "9" * 5000])
+def test_authz_11_malformed_max_age_is_invalid_request(client, module, users, max_age):
+    _sign_in(client, module)
+    query = _callback(client.get(_url(max_age=max_age)))
+    assert query["error"] == "invalid_request"
+    assert "code" not in query
 
 
 def test_authz_10_prompt_login_and_consent_need_one_login(client, users, start):
@@ -237,11 +247,11 @@ def test_authz_15_a_login_serves_its_request_for_ten_minutes_only(
         assert _is_login_page(client.get(url))  # e.g. left on the consent page that long
 
 
+@pytest.mark.parametrize("other", [_url(nonce="other"), "/", ""])
 def test_authz_15_a_login_made_for_another_request_does_not_count(
-        client, module, users, start):
+        client, module, users, start, other):
     with time_machine.travel(start, tick=False):
-        # The person logs in through a login page naming another request of theirs.
-        other = _url(nonce="other")
+        # The person logs in through a login page naming another page, or none.
         page = client.get("/login?" + urlencode({"next": other}))
         client.post("/login", data={"csrf_token": csrf_token(page.text),
                                     "identifier": "jdupont", "password": STRONG_PASSWORD,
@@ -253,7 +263,7 @@ def test_authz_15_a_login_made_for_another_request_does_not_count(
 # --- what passes for an ID token of ours: AUTHZ-16, LOGOUT-03, LOGOUT-06 ---------------
 
 HINT_KINDS = ["access_token", "refresh_token", "foreign_key", "other_issuer", "alg_none",
-              "logout_token", "signed_userinfo"]
+              "typed_as_access_token", "logout_token", "signed_userinfo"]
 
 
 def _encoded(part: dict) -> str:
@@ -285,6 +295,8 @@ def _not_an_id_token(kind: str, browser, tokens: dict) -> str:
                           RSAKey.generate_key(2048, parameters={"kid": kid}))
     if kind == "other_issuer":
         return jwt.encode({"alg": "RS256"}, {**claims, "iss": "https://idp.example"}, ours)
+    if kind == "typed_as_access_token":  # RFC 8725 3.11: the type decides, not the claims
+        return jwt.encode({"alg": "RS256", "typ": "at+jwt"}, claims, ours)
     if kind == "alg_none":
         return f"{_encoded({'alg': 'none', 'kid': kid})}.{_encoded(claims)}."
     module = db.session.execute(select(Client).where(Client.client_id == "module-a")).scalar()
