@@ -201,7 +201,7 @@ def finish(flow: LoginFlow, now: datetime):
     user = flow.user
     token, row = sessions.open_session(
         user, flow.authenticated_at, list(flow.amr), now,
-        request.remote_addr, request.headers.get("User-Agent"),
+        request.remote_addr, request.headers.get("User-Agent"), login_target=flow.next_url,
     )
     user.last_login_at = now
     audit.record("login.success", outcome="success", user=user, sid=row.sid)

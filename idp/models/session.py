@@ -76,6 +76,10 @@ class UserSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    # SHA-256 of the local URL the login that opened this session was made for
+    # (an authorization request asking prompt=login or max_age); cleared once
+    # that request has used it, so a fresh password check serves it once only.
+    login_target_hash: Mapped[str | None] = mapped_column(String(64))
 
     user = relationship("User", lazy="joined", innerjoin=True)  # every use reads both
 

@@ -1,24 +1,22 @@
 """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) on Authlib's endpoint.
 
-Authlib's ``EndSessionEndpoint`` checks the ``id_token_hint`` signature (any
-exp: 2, "an expired ID Token of a recent session"), the client and the exact
+Authlib's ``EndSessionEndpoint`` checks the client and the exact
 ``post_logout_redirect_uri`` (3), and adds ``state``. We add what it leaves to
-us: the issuer of the hint, how recent is "recent", which session to end, and
-the pages. Without a valid hint, or for a hint about another user than the
-browser's, the person confirms with a CSRF-protected form and is never sent
-off-site (6, checklist LOGOUT-02 to LOGOUT-04). Ending the session goes through
-``idp.security.sessions``: tokens revoked, modules told by back-channel.
+us: what passes for a recent ID token of ours (``idp.oidc.id_token_hints``,
+shared with /authorize), which session to end, and the pages. Without a valid
+hint, or for a hint about another user than the browser's, the person confirms
+with a CSRF-protected form and is never sent off-site (6). Ending the session
+goes through ``idp.security.sessions``: tokens revoked, modules told by
+back-channel.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
-from flask import current_app
 from flask import render_template
 from flask import request
 from flask import session
@@ -30,36 +28,28 @@ from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import csrf
 from idp.forms import Form
-from idp.oidc import keys
+from idp.oidc import id_token_hints
 from idp.oidc.server import current_server
 from idp.oidc.views import bp
 from idp.security import sessions
 
-MAX_HINT_LENGTH = 8000
-
 
 class EndSessionEndpoint(_EndSessionEndpoint):
-    def get_server_jwks(self):
-        # Active and retained keys: a hint stays valid across a rotation (OIDC Core 10.1.1).
-        hint = request.values.get("id_token_hint")
-        return keys.verification_keyset(utcnow(), keys.kid_of(hint))
-
-    def get_algorithms(self) -> list[str]:
-        # What we sign with, nothing else: "none" and HS* can never verify (LOGOUT-03).
-        return list(keys.ALGORITHMS)
+    def _validate_id_token_hint(self, id_token_hint):
+        # 2: "the OP MUST validate that it was the issuer of the ID Token": only a
+        # recent ID token of ours, never another JWT we signed (an access token).
+        claims = id_token_hints.read_id_token_hint(id_token_hint, self.server.issuer, utcnow())
+        if claims is None:
+            raise InvalidRequestError("Invalid 'id_token_hint'.")
+        return claims
 
     def validate_request(self, request):
-        hint = request.payload.data.get("id_token_hint")
-        if hint is not None and (not isinstance(hint, str) or len(hint) > MAX_HINT_LENGTH):
-            raise InvalidRequestError("Invalid 'id_token_hint'.")
         try:
             validated = super().validate_request(request)
         except (ValueError, TypeError, KeyError):
             raise InvalidRequestError("Invalid 'id_token_hint'.") from None
-        claims = validated.id_token_claims
-        if claims is not None and not _is_ours_and_recent(claims):
-            raise InvalidRequestError("The 'id_token_hint' was not issued here recently.")
-        if claims is not None and request.payload.data.get("post_logout_redirect_uri") \
+        if validated.id_token_claims is not None \
+                and request.payload.data.get("post_logout_redirect_uri") \
                 and validated.redirect_uri is None:
             # 3: not exactly registered for the hint's client: an error, shown (4).
             raise InvalidRequestError("The 'post_logout_redirect_uri' is not registered.")
@@ -67,17 +57,6 @@ class EndSessionEndpoint(_EndSessionEndpoint):
 
     def end_session(self, end_session_request) -> None:
         end_browser_session(end_session_request.client)
-
-
-def _is_ours_and_recent(claims: dict) -> bool:
-    """2: "validate that it was the issuer"; recent = within the longest session."""
-    if claims.get("iss") != current_app.config["IDP_ISSUER"]:
-        return False
-    iat = claims.get("iat")
-    if not isinstance(iat, int) or not isinstance(claims.get("sub"), str):
-        return False
-    oldest = utcnow() - timedelta(hours=current_app.config["IDP_SESSION_MAX_HOURS"])
-    return iat >= oldest.timestamp()
 
 
 def end_browser_session(client=None) -> None:

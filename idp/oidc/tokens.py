@@ -77,7 +77,11 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         super().__init__(issuer=issuer, alg=keys.DEFAULT_ALG,
                          refresh_token_generator=_refresh_token,
                          expires_generator=ACCESS_TOKEN_LIFETIME)
-        self._signers = {alg: _Signer(issuer=issuer, alg=alg) for alg in keys.ALGORITHMS}
+        # The signers write the JWT's exp: the same lifetime as the response's
+        # expires_in, whatever the grant (RFC 9068 2.2; RFC 6749 5.1).
+        self._signers = {alg: _Signer(issuer=issuer, alg=alg,
+                                      expires_generator=ACCESS_TOKEN_LIFETIME)
+                         for alg in keys.ALGORITHMS}
 
     def access_token_generator(self, client, grant_type, user, scope):
         alg = getattr(client, "id_token_signed_response_alg", None) or keys.DEFAULT_ALG

@@ -7,7 +7,7 @@ Errors about the client or the redirect URI are shown here, never redirected
 
 from __future__ import annotations
 
-import time
+import re
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
@@ -31,14 +31,17 @@ from idp.extensions import csrf
 from idp.forms import Form
 from idp.oidc import claims
 from idp.oidc import habilitations
+from idp.oidc import id_token_hints
 from idp.oidc.server import add_issuer
 from idp.oidc.server import current_server
+from idp.security import sessions
 
 bp = Blueprint("oidc", __name__)
 
-# Added to the authorize URL the login page comes back to: the password must
-# have been checked at or after this time (prompt=login, max_age; OIDC Core 3.1.2.1).
-REAUTH_PARAM = "idp_reauth"
+# How the browser's session stands against the request (_login_decision).
+LOGIN, FRESH, SSO = "login", "fresh", "sso"
+# max_age: a number of seconds (OIDC Core 3.1.2.1), ASCII digits, up to 300 years.
+MAX_AGE = re.compile(r"[0-9]{1,10}")
 ERROR_MESSAGES = {
     "invalid_client": "L'application qui vous a envoyé ici n'est pas reconnue.",
     "invalid_request": "La demande de connexion de l'application est incomplète ou invalide.",
@@ -71,23 +74,24 @@ def consent():
 def _authorize(consented: bool | None):
     server = current_server()
     row = current_session()
-    user = row.user if row is not None else None
     try:
-        grant = server.get_consent_grant(end_user=user)
+        grant = server.get_consent_grant(end_user=row.user if row is not None else None)
     except OAuth2Error as error:
         return _error(error)
     prompts = (grant.request.payload.data.get("prompt") or "").split()
-    if user is None or _must_reauthenticate(grant, row):
-        if "none" in prompts:
-            return _back_with(grant, LoginRequiredError)
-        return _to_login(grant)
     client = grant.client.row
+    shows_consent = not client.skip_consent and consented is None
+    refusal = _authenticate(grant, row, prompts, shows_consent)
+    if refusal is not None:
+        return refusal
+    user = row.user
     if not habilitations.is_allowed(user, client, utcnow()):
         return _forbidden(grant, user, prompts)
     claims_request = claims.parse_claims_request(grant.request.payload.data.get("claims"))
     if claims.essential_acr_unmet(claims_request):
+        commit()
         return _back_with(grant, AccessDeniedError)
-    if not client.skip_consent and consented is None:
+    if shows_consent:
         if "none" in prompts:
             return _back_with(grant, ConsentRequiredError)
         return _consent_page(grant, claims_request)
@@ -100,39 +104,80 @@ def _authorize(consented: bool | None):
     return response
 
 
-def _must_reauthenticate(grant, row) -> bool:
-    """prompt=login and max_age ask for a password checked recently (OIDC Core 3.1.2.1)."""
+def _authenticate(grant, row, prompts: list[str], shows_consent: bool):
+    """None when the session's user goes on; else the login page or an error for the client.
+
+    OIDC Core 3.1.2.1 (prompt, max_age, id_token_hint) and 3.1.2.2.
+    """
     data = grant.request.payload.data
-    auth_time = row.auth_time.timestamp()
-    marker = data.get(REAUTH_PARAM, "")
-    if marker.isdigit():
-        return auth_time < int(marker)
-    if "login" in (data.get("prompt") or "").split():
+    max_age = data.get("max_age") or None
+    if max_age is not None and not MAX_AGE.fullmatch(max_age):
+        return _back_with(grant, InvalidRequestError, "Invalid 'max_age'.")
+    hint = data.get("id_token_hint")
+    hinted = _hinted_subject(hint) if hint else None
+    if hint and hinted is None:
+        return _back_with(grant, InvalidRequestError, "Invalid 'id_token_hint'.")
+    asks = row is not None and _asks_reauthentication(row, prompts, max_age, hinted)
+    login = _login_decision(row, prompts, asks)
+    if login == LOGIN:
+        return _back_with(grant, LoginRequiredError) if "none" in prompts else _to_login(grant)
+    if hinted is not None and hinted != row.user.subject:
+        # 3.1.2.2: logged in by this very request, yet not as the hint's user.
+        return _back_with(grant, LoginRequiredError)
+    if login == FRESH and not shows_consent \
+            and not sessions.use_login_target(row, _request_target()):
+        return _to_login(grant)  # another tab spent that login first
+    return None
+
+
+def _hinted_subject(hint: str) -> str | None:
+    """Whose ID token the hint is (OIDC Core 3.1.2.1); None when not a recent one of ours."""
+    claims = id_token_hints.read_id_token_hint(hint, current_app.config["IDP_ISSUER"], utcnow())
+    return claims["sub"] if claims is not None else None
+
+
+def _login_decision(row, prompts: list[str], asks_reauthentication: bool) -> str:
+    """LOGIN (the form), FRESH (a login made for this very request) or SSO."""
+    if row is None:
+        return LOGIN
+    if not asks_reauthentication:
+        return SSO
+    # prompt=none never shows the form: no login can have been made for it.
+    if "none" not in prompts and sessions.was_opened_for(row, _request_target(), utcnow()):
+        return FRESH
+    return LOGIN
+
+
+def _asks_reauthentication(row, prompts: list[str], max_age: str | None,
+                           hinted: str | None) -> bool:
+    """prompt=login, max_age elapsed (OIDC Core 3.1.2.1: max_age=0 is prompt=login),
+    or a hint naming someone else than the session's user (3.1.2.2)."""
+    if "login" in prompts or (hinted is not None and hinted != row.user.subject):
         return True
-    max_age = data.get("max_age", "")
-    # ASCII digits only: str.isdigit() also accepts « ² », which int() refuses.
-    return (max_age.isascii() and max_age.isdigit()
-            and utcnow().timestamp() - auth_time > int(max_age))
+    if max_age is None:
+        return False
+    elapsed = utcnow().timestamp() - row.auth_time.timestamp()
+    return int(max_age) == 0 or elapsed > int(max_age)
+
+
+def _request_target() -> str:
+    """This authorization request as a local URL: the one its login comes back to."""
+    return f"{url_for('oidc.authorize')}?{urlencode(list(request.args.items(multi=True)))}"
 
 
 def _to_login(grant):
-    """To the login page, coming back to this request with the re-authentication marker."""
-    data = grant.request.payload.data
-    params = [(k, v) for k, v in request.args.items(multi=True)
-              if k not in (REAUTH_PARAM, "prompt")]
-    prompts = [p for p in (data.get("prompt") or "").split() if p != "login"]
-    if prompts:
-        params.append(("prompt", " ".join(prompts)))
-    params.append((REAUTH_PARAM, str(int(time.time()))))
-    target = {"next": f"{url_for('oidc.authorize')}?{urlencode(params)}"}
-    if data.get("login_hint"):
-        target["login_hint"] = data["login_hint"][:128]
+    """To the login page, which comes back to this very request, as the module sent it."""
+    target = {"next": _request_target()}
+    login_hint = grant.request.payload.data.get("login_hint")
+    if login_hint:
+        target["login_hint"] = login_hint[:128]
     return redirect(url_for("auth.login", **target), 303)
 
 
-def _back_with(grant, error_cls):
+def _back_with(grant, error_cls, description: str | None = None):
     """An error the client gets at its (validated) redirect URI, with state and iss."""
-    error = error_cls(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
+    error = error_cls(description, redirect_uri=grant.redirect_uri,
+                      state=grant.request.payload.state)
     return add_issuer(current_server().handle_error_response(grant.request, error))
 
 

@@ -7,6 +7,8 @@ IDP_SESSION_MAX_HOURS (ASVS 3.3.2: 30 minutes / 12 hours).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from datetime import datetime
 from datetime import timedelta
@@ -21,6 +23,8 @@ from idp.security.keyed_hash import token_hash
 
 # Refresh last_seen_at at most this often, to keep reads from writing.
 TOUCH_INTERVAL = timedelta(seconds=60)
+# A login made for one request serves it within this time, once.
+LOGIN_TARGET_WINDOW = timedelta(minutes=10)
 
 # Called as hook(rows, now) in the transaction that ends sessions, whoever ends
 # them: the OIDC provider revokes their refresh tokens and sends back-channel
@@ -35,8 +39,12 @@ def _ended(rows: list[UserSession], now: datetime) -> None:
 
 
 def open_session(user, auth_time: datetime, amr: list[str], now: datetime,
-                 ip: str | None, user_agent: str | None) -> tuple[str, UserSession]:
-    """Create a session; returns the cookie token (shown once) and the row."""
+                 ip: str | None, user_agent: str | None,
+                 login_target: str | None = None) -> tuple[str, UserSession]:
+    """Create a session; returns the cookie token (shown once) and the row.
+
+    ``login_target`` is the local URL the login was made for (``was_opened_for``).
+    """
     token = secrets.token_urlsafe(32)
     row = UserSession(
         id_hash=token_hash(token),
@@ -49,10 +57,40 @@ def open_session(user, auth_time: datetime, amr: list[str], now: datetime,
         expires_at=now + timedelta(hours=current_app.config["IDP_SESSION_MAX_HOURS"]),
         ip=ip,
         user_agent=(user_agent or "")[:300] or None,
+        login_target_hash=_target_hash(login_target) if login_target else None,
     )
     db.session.add(row)
     db.session.flush()
     return token, row
+
+
+def _target_hash(target: str) -> str:
+    return hashlib.sha256(target.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def was_opened_for(row: UserSession, target: str, now: datetime) -> bool:
+    """Whether this session's login was made for ``target``, lately, and not used yet.
+
+    How an authorization request asking prompt=login or max_age (OIDC Core
+    3.1.2.1) knows the password was just checked for it: nothing the user agent
+    sends can say so. The consent page may stand between the two, hence a window.
+    """
+    return (
+        row.login_target_hash is not None
+        and hmac.compare_digest(row.login_target_hash, _target_hash(target))
+        and now - row.created_at <= LOGIN_TARGET_WINDOW
+    )
+
+
+def use_login_target(row: UserSession, target: str) -> bool:
+    """Spend ``was_opened_for`` atomically; False when another request did first."""
+    result = db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == row.id, UserSession.login_target_hash == _target_hash(target))
+        .values(login_target_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def is_live(row: UserSession, now: datetime) -> bool:

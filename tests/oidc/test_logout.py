@@ -131,7 +131,8 @@ def _forged_hint(tokens: dict, header: dict, key) -> str:
 
 
 @pytest.mark.parametrize("forgery", ["foreign_key", "alg_none"])
-def test_forged_hint_gets_no_redirect(live_server, browser, make_module, make_user, forgery):
+def test_logout_03_forged_hint_gets_no_redirect(
+        live_server, browser, make_module, make_user, forgery):
     make_user()
     module = _module(make_module, None)
     tokens = _tokens(live_server, browser, module)
@@ -149,7 +150,7 @@ def test_forged_hint_gets_no_redirect(live_server, browser, make_module, make_us
     assert _live_sessions() == 1
 
 
-def test_expired_hint_of_a_recent_session_is_accepted(
+def test_logout_03_expired_hint_of_a_recent_session_is_accepted(
         live_server, browser, make_module, make_user):
     make_user()
     module = _module(make_module, None)

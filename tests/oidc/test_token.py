@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
+import pytest
 import requests
 import time_machine
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError
 
 from idp.clock import utcnow
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import OTHER_CALLBACK
 from tests.oidc.conftest import fresh
+from tests.oidc.conftest import jwks
 from tests.oidc.conftest import log_in_and_get_code
 from tests.oidc.conftest import rp_session
 from tests.oidc.conftest import verify_id_token
@@ -167,3 +172,67 @@ def test_password_grant_and_client_credentials_are_unsupported(live_server, modu
             "grant_type": grant_type, "username": "x", "password": "y",
         }, auth=(module.client_id, module.secret), timeout=10)
         assert response.json()["error"] == "unsupported_grant_type"
+
+
+# --- access tokens: what a module validating them offline sees (RFC 9068) -------------
+
+
+def _userinfo_status(idp_url: str, access_token: str) -> int:
+    return requests.get(idp_url + "/userinfo", timeout=10,
+                        headers={"Authorization": f"Bearer {access_token}"}).status_code
+
+
+def _check_access_token(idp_url: str, token: dict, module, alg: str, subject: str) -> dict:
+    """Every claim and header member of an RFC 9068 access token, signature included."""
+    decoded = jwt.decode(token["access_token"], jwks(idp_url), algorithms=[alg])
+    published = {key.kid for key in jwks(idp_url).keys}
+    assert decoded.header["typ"] == "at+jwt"  # RFC 9068 2.1
+    assert decoded.header["alg"] == alg
+    assert decoded.header["kid"] in published
+    claims = decoded.claims
+    assert set(claims) == {"iss", "sub", "aud", "client_id", "iat", "exp", "jti", "scope"}
+    assert claims["iss"] == idp_url
+    assert claims["sub"] == subject
+    assert claims["aud"] == module.client_id
+    assert claims["client_id"] == module.client_id
+    assert claims["scope"] == token["scope"] == "openid profile email habilitations"
+    assert isinstance(claims["jti"], str)
+    assert len(claims["jti"]) >= 16
+    assert abs(claims["iat"] - time.time()) < 60
+    # RFC 9068 2.2 and RFC 6749 5.1: the token lives exactly what the response says.
+    assert token["expires_in"] == 600
+    assert claims["exp"] - claims["iat"] == token["expires_in"]
+    return claims
+
+
+def _offline_validation_fails_at(claims: dict, when: float) -> bool:
+    """What a module does offline: exp checked against its own clock (RFC 7519 4.1.4)."""
+    with time_machine.travel(when, tick=False):
+        try:
+            jwt.JWTClaimsRegistry(exp={"essential": True}).validate(claims)
+        except ExpiredTokenError:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_tok_13_access_token_lifetime_matches_expires_in_for_both_grants(
+        live_server, browser, make_module, make_user, alg):
+    user = make_user()
+    subject = fresh(user, "subject")
+    module = make_module(f"module-{alg.lower()}", id_token_alg=alg)
+    rp = rp_session(live_server.url, module)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    first = _redeem(live_server.url, module, params, verifier).json()
+    first_claims = _check_access_token(live_server.url, first, module, alg, subject)
+    refreshed = requests.post(live_server.url + "/token", data={
+        "grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+    }, auth=(module.client_id, module.secret), timeout=10).json()
+    claims = _check_access_token(live_server.url, refreshed, module, alg, subject)
+    assert claims["jti"] != first_claims["jti"]
+
+    assert _userinfo_status(live_server.url, refreshed["access_token"]) == 200
+    assert not _offline_validation_fails_at(claims, claims["exp"] - 1)
+    assert _offline_validation_fails_at(claims, claims["exp"] + 1)
+    with time_machine.travel(claims["exp"] + 1, tick=False):
+        assert _userinfo_status(live_server.url, refreshed["access_token"]) == 401
