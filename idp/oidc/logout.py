@@ -111,7 +111,9 @@ def end_session():
         # Nothing to end here; never a redirect without a valid hint (LOGOUT-04).
         session.pop("sid", None)
         return render_template("auth/logout/done.html")
-    query = urlencode(list(request.values.items(multi=True)))
+    # A refused hint (an access token, say) is not carried on, nor shown back in the page.
+    query = urlencode([(key, value) for key, value in request.values.items(multi=True)
+                       if error is None or key != "id_token_hint"])
     return render_template(
         "oidc/logout/confirm.html", form=EndSessionForm(), is_refused=error is not None,
         client=validated.client.row if validated and validated.client else None,
