@@ -200,18 +200,28 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str):
+        """The presented token, if still usable; a rotated one revokes its family."""
         now = utcnow()
         row = tokens.find_refresh(refresh_token)
-        client = self.request.client
-        if row is None or row.client_id != client.row.id:
+        if row is None or row.client_id != self.request.client.row.id:
             return None
-        if row.rotated_at is not None or not tokens.claim_rotation(row, now):
-            if row.revoked_at is None:
-                _reuse_detected(row, now)
+        if row.rotated_at is not None:
+            _refused_reuse(row, now)
             return None
         if not _may_refresh(row, now):
             return None
         return tokens.PresentedToken(row, "refresh_token")
+
+    def validate_token_request(self):
+        """Rotate only once the whole request is valid (RFC 6749 6: scope checked first),
+        so that a refused request leaves the refresh token usable."""
+        super().validate_token_request()
+        row = self.request.refresh_token.row
+        now = utcnow()
+        if not tokens.claim_rotation(row, now):
+            # Another request rotated it since it was read (RFC 9700 4.14.2).
+            _refused_reuse(row, now)
+            raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token):
         return refresh_token.row.user
@@ -230,6 +240,12 @@ def _may_refresh(row, now) -> bool:
         habilitations.record_refusal(row.user, row.client, "refresh")
         return False
     return True
+
+
+def _refused_reuse(row, now) -> None:
+    """A rotated token presented again: revoke its family, unless already revoked."""
+    if row.revoked_at is None:
+        _reuse_detected(row, now)
 
 
 def _reuse_detected(row, now) -> None:
