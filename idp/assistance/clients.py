@@ -6,16 +6,19 @@ import json
 import secrets
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy import update
 
 from idp import audit
 from idp.assistance.services import get_habilitation
 from idp.assistance.validation import InvalidInput
 from idp.extensions import db
 from idp.models import Client
+from idp.models import Token
 from idp.security.keyed_hash import keyed_hash
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
@@ -122,3 +125,40 @@ def create_client(data: NewClient, *, actor: str) -> tuple[Client, str | None]:
     audit.record("client.created", client_id=client.client_id, actor=actor,
                  auth_method=method, habilitation=data.habilitation)
     return client, secret
+
+
+def get_client(client_id: str) -> Client:
+    """A registered client by its client_id, active or not."""
+    row = None
+    if _is_client_id(client_id):
+        row = db.session.execute(
+            select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
+    if row is None:
+        raise InvalidInput(f"client inconnu « {client_id[:64]} »")
+    return row
+
+
+def _is_client_id(value: str) -> bool:
+    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()
+
+
+def disable_client(client: Client, *, actor: str, reason: str, now: datetime) -> int:
+    """Disable a module: refused at /authorize and /token, its live tokens revoked; how many."""
+    if not client.is_active:
+        raise InvalidInput(f"le client « {client.client_id} » est déjà désactivé")
+    client.is_active = False
+    revoked = db.session.execute(
+        update(Token).where(Token.client_id == client.id, Token.revoked_at.is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    audit.record("client.disabled", client_id=client.client_id, actor=actor, reason=reason,
+                 revoked=revoked)
+    return revoked
+
+
+def enable_client(client: Client, *, actor: str, reason: str) -> None:
+    """Enable a module again; the tokens revoked when it was disabled stay revoked."""
+    if client.is_active:
+        raise InvalidInput(f"le client « {client.client_id} » est déjà actif")
+    client.is_active = True
+    audit.record("client.enabled", client_id=client.client_id, actor=actor, reason=reason)

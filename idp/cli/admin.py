@@ -23,6 +23,7 @@ from idp.cli.common import commit_and_warn
 from idp.cli.common import done
 from idp.cli.common import fmt
 from idp.cli.common import guarded
+from idp.cli.common import reason_option
 from idp.clock import utcnow
 from idp.extensions import db
 from idp.models import Habilitation
@@ -95,6 +96,28 @@ def clients_create(client_id, name, redirect_uris, habilitation, public, post_lo
     done(f"Client {client.client_id} enregistré ({client.token_endpoint_auth_method}).")
     if secret:
         click.echo(f"Secret du client (affiché une seule fois) : {secret}")
+
+
+@clients.command("disable")
+@click.argument("client_id")
+@reason_option
+@guarded
+def clients_disable(client_id, reason):
+    """Disable a module: no more logins or tokens for it; its tokens are revoked."""
+    client = client_services.get_client(client_id)
+    revoked = client_services.disable_client(client, actor=ACTOR, reason=reason, now=utcnow())
+    done(f"Client {client.client_id} désactivé ({revoked} jeton(s) révoqué(s)).")
+
+
+@clients.command("enable")
+@click.argument("client_id")
+@reason_option
+@guarded
+def clients_enable(client_id, reason):
+    """Enable a disabled module again."""
+    client = client_services.get_client(client_id)
+    client_services.enable_client(client, actor=ACTOR, reason=reason)
+    done(f"Client {client.client_id} réactivé.")
 
 
 @audit_group.command("export")

@@ -174,3 +174,39 @@ def test_bad_registration_is_one_line_and_changes_nothing(args, named, runner, s
 
     assert_one_line_refusal(result, named)
     assert snapshot() == before
+
+
+def test_authz_04_disable_then_enable_a_client(runner, audit_rows):
+    runner.invoke(args=CREATE)
+
+    disabled = runner.invoke(args=["clients", "disable", "module-vente", "--reason", "fuite"])
+
+    assert disabled.exit_code == 0, disabled.output
+    assert "module-vente désactivé" in disabled.stdout
+    assert client_row("module-vente").is_active is False
+    (row,) = audit_rows("client.disabled")
+    assert (row.client_id, row.actor, row.details["reason"]) == ("module-vente", "cli", "fuite")
+
+    enabled = runner.invoke(args=["clients", "enable", "module-vente"])
+
+    assert enabled.exit_code == 0, enabled.output
+    assert "module-vente réactivé" in enabled.stdout
+    assert client_row("module-vente").is_active is True
+    assert audit_rows("client.enabled")
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["clients", "disable", "inconnu"], "client inconnu « inconnu »"),
+    (["clients", "enable", "module-vente"], "déjà actif"),
+    (["clients", "disable", "x" * 300], "client inconnu"),
+    (["clients", "disable", "nul\x00"], "client inconnu"),
+], ids=["unknown", "already-active", "long", "nul"])
+def test_authz_04_bad_enable_or_disable_is_one_line_and_changes_nothing(
+        args, named, runner, snapshot):
+    runner.invoke(args=CREATE)
+    before = snapshot()
+
+    result = runner.invoke(args=args)
+
+    assert_one_line_refusal(result, named)
+    assert snapshot() == before

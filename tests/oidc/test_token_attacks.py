@@ -123,3 +123,34 @@ def test_rt_04_refresh_rotated_by_another_request_meanwhile_is_refused(
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     assert _children_of(presented) == 0
+
+
+def test_authz_04_a_disabled_client_is_never_redirected_to_and_its_tokens_stop(
+        live_server, browser, module, make_user, runner):
+    """RFC 6749 4.1.2.1: an unknown (here disabled) client gets our page, never a redirect."""
+    make_user()
+    rp = rp_session(live_server.url, module)
+    issued = _tokens(live_server, browser, module, "before")
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce="pending")
+
+    assert runner.invoke(args=["clients", "disable", module.client_id]).exit_code == 0
+
+    url, _state = rp.create_authorization_url(live_server.url + "/authorize",
+                                              code_verifier="v" * 43, nonce="after")
+    page = browser.open(url)
+    assert page.status_code == 400
+    assert "Location" not in page.headers
+    assert "pas reconnue" in page.text
+    for response in (_redeem(live_server.url, module, params["code"], verifier),
+                     _refresh(live_server.url, module, issued["refresh_token"])):
+        assert response.status_code == 401
+        assert response.json()["error"] == "invalid_client"
+    bearer = {"Authorization": f"Bearer {issued['access_token']}"}
+    assert requests.get(live_server.url + "/userinfo", headers=bearer, timeout=10).status_code \
+        == 401
+
+    # Enabled again, it works for new logins, but what it held when disabled stays revoked.
+    assert runner.invoke(args=["clients", "enable", module.client_id]).exit_code == 0
+    assert _refresh(live_server.url, module, issued["refresh_token"]).json()["error"] == \
+        "invalid_grant"
+    _tokens(live_server, browser, module, "enabled-again")
