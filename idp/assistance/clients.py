@@ -42,6 +42,7 @@ class NewClient:
     id_token_alg: str = "RS256"  # noqa: S105 (an algorithm name)
     signed_userinfo: bool = False
     client_uri: str | None = None
+    pkce_optional: bool = False
 
 
 def hash_client_secret(secret: str) -> str:
@@ -66,6 +67,8 @@ def _auth_method(data: NewClient) -> str:
         raise InvalidInput(f"méthode d'authentification inconnue « {method} »")
     if data.is_public != (method == "none"):
         raise InvalidInput("un client public utilise --auth-method none, et lui seul")
+    if data.is_public and data.pkce_optional:
+        raise InvalidInput("un client public utilise toujours PKCE : --pkce-optional refusé")
     if method == "private_key_jwt" and not (data.jwks_uri or data.jwks_file):
         raise InvalidInput("private_key_jwt demande --jwks-uri ou --jwks")
     return method
@@ -115,6 +118,7 @@ def create_client(data: NewClient, *, actor: str) -> tuple[Client, str | None]:
         jwks=_load_jwks(data.jwks_file) if data.jwks_file else None,
         id_token_signed_response_alg=data.id_token_alg,
         userinfo_signed=data.signed_userinfo,
+        pkce_optional=data.pkce_optional,
     )
     secret = None
     if method in ("client_secret_basic", "client_secret_post"):
@@ -123,7 +127,8 @@ def create_client(data: NewClient, *, actor: str) -> tuple[Client, str | None]:
     db.session.add(client)
     db.session.flush()
     audit.record("client.created", client_id=client.client_id, actor=actor,
-                 auth_method=method, habilitation=data.habilitation)
+                 auth_method=method, habilitation=data.habilitation,
+                 pkce_optional=data.pkce_optional)
     return client, secret
 
 

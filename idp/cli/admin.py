@@ -78,10 +78,12 @@ def habilitations_list():
 @click.option("--id-token-alg", default="RS256", type=click.Choice(["RS256", "ES256"]))
 @click.option("--signed-userinfo", is_flag=True)
 @click.option("--client-uri", default=None, help="Home page of the module.")
+@click.option("--pkce-optional", is_flag=True,
+              help="Legacy modules only: authorization requests may come without PKCE.")
 @guarded
 def clients_create(client_id, name, redirect_uris, habilitation, public, post_logout,
                    backchannel_logout_uri, skip_consent, auth_method, jwks_uri, jwks_file,
-                   id_token_alg, signed_userinfo, client_uri):
+                   id_token_alg, signed_userinfo, client_uri, pkce_optional):
     """Register a module; prints its secret once."""
     if jwks_uri and jwks_file:
         raise InvalidInput("--jwks-uri et --jwks s'excluent")
@@ -92,10 +94,16 @@ def clients_create(client_id, name, redirect_uris, habilitation, public, post_lo
         backchannel_logout_uri=backchannel_logout_uri, skip_consent=skip_consent,
         auth_method=auth_method, jwks_uri=jwks_uri, jwks_file=jwks_file,
         id_token_alg=id_token_alg, signed_userinfo=signed_userinfo, client_uri=client_uri,
+        pkce_optional=pkce_optional,
     ), actor=ACTOR)
-    done(f"Client {client.client_id} enregistré ({client.token_endpoint_auth_method}).")
+    done(f"Client {client.client_id} enregistré ({client.token_endpoint_auth_method}, "
+         f"{_pkce_label(client)}).")
     if secret:
         click.echo(f"Secret du client (affiché une seule fois) : {secret}")
+
+
+def _pkce_label(client) -> str:
+    return "PKCE facultatif" if client.pkce_optional else "PKCE obligatoire"
 
 
 @clients.command("disable")

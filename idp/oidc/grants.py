@@ -144,8 +144,9 @@ class S256CodeChallenge(CodeChallenge):
         if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
             # Authlib would take a missing method as "plain" (RFC 7636 4.3).
             raise InvalidRequestError("Missing 'code_challenge_method': S256 is required.")
-        if grant.request.client.is_public and not data.get("code_challenge"):
-            # RFC 9700 2.1.1: PKCE is REQUIRED for public clients, checked up front.
+        if not data.get("code_challenge") and not _may_skip_pkce(grant.request.client):
+            # RFC 9700 2.1.1: PKCE is REQUIRED for public clients and RECOMMENDED for
+            # confidential ones; required here for all but registered legacy modules.
             raise InvalidRequestError("Missing 'code_challenge': PKCE is required.")
 
     def validate_code_verifier(self, grant, result):
@@ -154,6 +155,11 @@ class S256CodeChallenge(CodeChallenge):
             # RFC 7636 4.6: the verification failed (Authlib says invalid_request).
             raise InvalidGrantError("Missing 'code_verifier'.")
         super().validate_code_verifier(grant, result)
+
+
+def _may_skip_pkce(client) -> bool:
+    """Registered legacy modules only, never public clients (RFC 9700 2.1.1: MUST)."""
+    return client.row.pkce_optional and not client.is_public
 
 
 class OpenIDCode(oidc_grants.OpenIDCode):

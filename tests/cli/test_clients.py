@@ -78,6 +78,16 @@ def test_client_secret_post(runner):
     assert client_row("module-vente").token_endpoint_auth_method == "client_secret_post"
 
 
+def test_pkce_05_pkce_is_required_unless_registered_optional(runner):
+    required = runner.invoke(args=CREATE)
+    optional = runner.invoke(args=[*CREATE[:2], "module-ancien", *CREATE[3:], "--pkce-optional"])
+
+    assert "PKCE obligatoire" in required.stdout
+    assert "PKCE facultatif" in optional.stdout
+    assert client_row("module-vente").pkce_optional is False
+    assert client_row("module-ancien").pkce_optional is True
+
+
 def test_a_public_client_has_no_secret(runner):
     result = runner.invoke(args=[*CREATE, "--public",
                                  "--redirect-uri", "http://127.0.0.1:8400/callback"])
@@ -140,6 +150,7 @@ BAD_INPUT = [
     (["--auth-method", "none"], "client public"),
     (["--auth-method", "client_secret_jwt"], "--auth-method"),
     (["--id-token-alg", "HS256"], "--id-token-alg"),
+    (["--public", "--pkce-optional", "--redirect-uri", "http://127.0.0.1:8400/cb"], "PKCE"),
 ]
 
 

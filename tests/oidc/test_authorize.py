@@ -70,11 +70,19 @@ def test_plain_pkce_or_no_method_is_refused(client, module, overrides):
         "IDP_ISSUER"]).port)
 
 
-def test_public_client_without_pkce_is_refused(client, make_module):
-    make_module("public-app", public=True)
-    response = client.get(_url(client_id="public-app", code_challenge=None,
-                               code_challenge_method=None))
-    assert _query(response)["error"] == "invalid_request"
+@pytest.mark.parametrize("kind", [{"public": True}, {}, {"auth_method": "client_secret_post"}],
+                         ids=["public", "confidential", "confidential-post"])
+def test_pkce_05_every_client_without_pkce_is_refused(client, make_module, make_user, kind):
+    """RFC 9700 2.1.1: PKCE for every client (RECOMMENDED for confidential ones, required
+    here), refused before any login and redirected with state since the redirect URI is valid."""
+    make_user()
+    make_module("app", **kind)
+    login(client, "jdupont", STRONG_PASSWORD)
+    response = client.get(_url(client_id="app", code_challenge=None, code_challenge_method=None))
+    assert response.status_code == 302
+    query = _query(response)
+    assert (query["error"], query["state"]) == ("invalid_request", "xyz")
+    assert "code" not in query
 
 
 def test_response_type_other_than_code_is_refused(client, module):

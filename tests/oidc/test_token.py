@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import requests
 import time_machine
+from authlib.integrations.requests_client import OAuth2Session
 
 from idp.clock import utcnow
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import OTHER_CALLBACK
+from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import fresh
 from tests.oidc.conftest import log_in_and_get_code
 from tests.oidc.conftest import rp_session
@@ -167,3 +169,41 @@ def test_password_grant_and_client_credentials_are_unsupported(live_server, modu
             "grant_type": grant_type, "username": "x", "password": "y",
         }, auth=(module.client_id, module.secret), timeout=10)
         assert response.json()["error"] == "unsupported_grant_type"
+
+
+def _code_without_pkce(browser, module, nonce: str) -> dict:
+    rp = OAuth2Session(module.client_id, module.secret, scope="openid", redirect_uri=CALLBACK)
+    url, _state = rp.create_authorization_url(browser.idp_url + "/authorize", nonce=nonce)
+    assert "code_challenge" not in url
+    page = browser.open(url)
+    if page.status_code == 200 and 'name="password"' in page.text:
+        page = browser.login(page, "jdupont")
+    return callback_params(page)
+
+
+def test_pkce_05_a_legacy_client_registered_pkce_optional_may_skip_it(
+        live_server, browser, make_module, make_user):
+    make_user()
+    legacy = make_module("legacy", pkce_optional=True)
+    params = _code_without_pkce(browser, legacy, "n1")
+    response = requests.post(live_server.url + "/token", data={
+        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": CALLBACK,
+    }, auth=(legacy.client_id, legacy.secret), timeout=10)
+    assert response.status_code == 200, response.text
+
+    rp = rp_session(live_server.url, legacy)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce="n2")
+    assert _redeem(live_server.url, legacy, params, "x" * 43).json()["error"] == "invalid_grant"
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce="n3")
+    assert _redeem(live_server.url, legacy, params, verifier).status_code == 200
+
+
+def test_pkce_04_a_verifier_for_a_code_issued_without_challenge_is_refused(
+        live_server, browser, make_module, make_user):
+    """RFC 9700 4.8.2: no PKCE downgrade, even for a client allowed to skip PKCE."""
+    make_user()
+    legacy = make_module("legacy", pkce_optional=True)
+    params = _code_without_pkce(browser, legacy, "n1")
+    response = _redeem(live_server.url, legacy, params, "v" * 43)
+    assert response.status_code == 400
+    assert response.json()["error"] in ("invalid_grant", "invalid_request")
