@@ -45,6 +45,11 @@ class NewClient:
     pkce_optional: bool = False
 
 
+def is_client_id(value: str) -> bool:
+    """Printable ASCII, 1 to 64 characters: what registration accepts."""
+    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()
+
+
 def hash_client_secret(secret: str) -> str:
     return keyed_hash("client-secret", secret)
 
@@ -89,7 +94,7 @@ def _load_jwks(path: str) -> dict:
 
 def create_client(data: NewClient, *, actor: str) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret (shown once), if it has one."""
-    if not data.client_id or len(data.client_id) > 64 or not data.client_id.isascii():
+    if not is_client_id(data.client_id):
         raise InvalidInput("identifiant de client invalide")
     if db.session.execute(select(Client.id).where(Client.client_id == data.client_id)).first():
         raise InvalidInput(f"le client « {data.client_id} » existe déjà")
@@ -135,16 +140,12 @@ def create_client(data: NewClient, *, actor: str) -> tuple[Client, str | None]:
 def get_client(client_id: str) -> Client:
     """A registered client by its client_id, active or not."""
     row = None
-    if _is_client_id(client_id):
+    if is_client_id(client_id):
         row = db.session.execute(
             select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
     if row is None:
         raise InvalidInput(f"client inconnu « {client_id[:64]} »")
     return row
-
-
-def _is_client_id(value: str) -> bool:
-    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()
 
 
 def disable_client(client: Client, *, actor: str, reason: str, now: datetime) -> int:

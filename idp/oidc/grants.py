@@ -35,6 +35,7 @@ from idp.security.keyed_hash import token_hash
 
 CODE_LIFETIME = timedelta(seconds=60)
 ID_TOKEN_LIFETIME = 600
+NONCE_MAX_LENGTH = 500  # AuthorizationCode.nonce
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -51,6 +52,26 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
         return redirect_uri
 
+    def __init__(self, request, server):
+        super().__init__(request, server)
+        # Once the client and its redirect URI are known, before Authlib's own checks
+        # of the scope, PKCE and nonce read the other parameters (and the database).
+        self.register_hook("before_validate_authorization_request_payload",
+                           AuthorizationCodeGrant.check_parameters)
+
+    def check_parameters(self, redirect_uri) -> None:
+        """Refuse what cannot be a parameter (errors go back to the valid redirect URI)."""
+        data = self.request.payload.data
+        # RFC 6749 Appendix A: no parameter holds a NUL (nor can a PostgreSQL text).
+        if any("\x00" in value for value in data.values() if isinstance(value, str)):
+            raise InvalidRequestError("A parameter contains a NUL character.")
+        if len(data.get("nonce") or "") > NONCE_MAX_LENGTH:
+            raise InvalidRequestError("The 'nonce' is too long.")
+        try:
+            claims.parse_claims_request(data.get("claims"))
+        except claims.InvalidClaimsRequest:
+            raise InvalidRequestError("Invalid 'claims' parameter.") from None
+
     def validate_authorization_request(self):
         redirect_uri = super().validate_authorization_request()
         data = self.request.payload.data
@@ -59,11 +80,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise RequestNotSupportedError(redirect_uri=redirect_uri)
         if "request_uri" in data:
             raise RequestURINotSupportedError(redirect_uri=redirect_uri)
-        try:
-            claims.parse_claims_request(data.get("claims"))
-        except claims.InvalidClaimsRequest:
-            raise InvalidRequestError("Invalid 'claims' parameter.",
-                                      redirect_uri=redirect_uri) from None
         return redirect_uri
 
     def save_authorization_code(self, code: str, request) -> AuthorizationCode:
