@@ -8,6 +8,9 @@ another request's commit between the read and the write of one request.
 
 from __future__ import annotations
 
+import base64
+
+import pytest
 import requests
 from sqlalchemy import func
 from sqlalchemy import select
@@ -154,3 +157,32 @@ def test_authz_04_a_disabled_client_is_never_redirected_to_and_its_tokens_stop(
     assert _refresh(live_server.url, module, issued["refresh_token"]).json()["error"] == \
         "invalid_grant"
     _tokens(live_server, browser, module, "enabled-again")
+
+
+def _basic(credentials: bytes) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
+
+
+@pytest.mark.parametrize("path", ["/token", "/revoke", "/introspect"])
+@pytest.mark.parametrize("credentials", [b"\xff\xfe:x", b"module-a:\xff", b"module-a\x00:x",
+                                         b"\x00:\x00"],
+                         ids=["id-not-utf8", "secret-not-utf8", "nul-in-id", "nul"])
+def test_unreadable_basic_credentials_are_invalid_client(live_server, module, path,
+                                                         credentials):
+    """RFC 6749 2.3.1, 5.2: Basic credentials that name no client are a 401 invalid_client."""
+    response = requests.post(live_server.url + path, data={
+        "grant_type": "refresh_token", "refresh_token": "idprt_x", "token": "idprt_x",
+    }, headers=_basic(credentials), timeout=10)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+def test_nul_in_a_posted_client_id_is_invalid_client(live_server, make_module):
+    make_module("poster", auth_method="client_secret_post")
+    response = requests.post(live_server.url + "/token", data={
+        "grant_type": "refresh_token", "refresh_token": "idprt_x",
+        "client_id": "poster\x00", "client_secret": "idpcs_x",
+    }, timeout=10)
+    assert response.status_code in (400, 401), response.text
+    assert response.json()["error"] == "invalid_client"
