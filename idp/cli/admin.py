@@ -26,6 +26,7 @@ from idp.cli.common import guarded
 from idp.cli.common import reason_option
 from idp.clock import utcnow
 from idp.extensions import db
+from idp.models import Client
 from idp.models import Habilitation
 from idp.oidc import keys as signing_keys
 from idp.security.expiry import send_expiry_reminders
@@ -100,6 +101,16 @@ def clients_create(client_id, name, redirect_uris, habilitation, public, post_lo
          f"{_pkce_label(client)}).")
     if secret:
         click.echo(f"Secret du client (affiché une seule fois) : {secret}")
+
+
+@clients.command("list")
+@guarded
+def clients_list():
+    """List the modules: authentication method, state, PKCE."""
+    for row in db.session.execute(select(Client).order_by(Client.client_id)).scalars():
+        state = "actif" if row.is_active else "désactivé"
+        click.echo(f"{row.client_id}\t{row.name}\t{row.token_endpoint_auth_method}\t"
+                   f"{state}\t{_pkce_label(row)}")
 
 
 def _pkce_label(client) -> str:

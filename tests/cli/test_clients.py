@@ -221,3 +221,17 @@ def test_authz_04_bad_enable_or_disable_is_one_line_and_changes_nothing(
 
     assert_one_line_refusal(result, named)
     assert snapshot() == before
+
+
+def test_clients_list_shows_state_and_pkce(runner):
+    runner.invoke(args=CREATE)
+    runner.invoke(args=[*CREATE[:2], "module-ancien", *CREATE[3:], "--pkce-optional"])
+    runner.invoke(args=["clients", "disable", "module-ancien"])
+
+    result = runner.invoke(args=["clients", "list"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "module-ancien\tModule vente\tclient_secret_basic\tdésactivé\tPKCE facultatif",
+        "module-vente\tModule vente\tclient_secret_basic\tactif\tPKCE obligatoire",
+    ]
