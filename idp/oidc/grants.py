@@ -67,6 +67,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidRequestError("A parameter contains a NUL character.")
         if len(data.get("nonce") or "") > NONCE_MAX_LENGTH:
             raise InvalidRequestError("The 'nonce' is too long.")
+        max_age = data.get("max_age")
+        if max_age and not (max_age.isascii() and max_age.isdigit()):
+            # OIDC Core 3.1.2.1: a number of seconds (empty: omitted, RFC 6749 3.1).
+            raise InvalidRequestError("Invalid 'max_age' parameter.")
         try:
             claims.parse_claims_request(data.get("claims"))
         except claims.InvalidClaimsRequest:

@@ -180,6 +180,10 @@ REDIRECTED_BAD_INPUT = {
     "nul-prompt": {"prompt": "login\x00"},
     "nul-scope": {"scope": "openid\x00 profile"},
     "long-nonce": {"nonce": "n" * 501},
+    "max-age-superscript": {"max_age": "²"},
+    "max-age-arabic-digits": {"max_age": "١٢"},
+    "max-age-negative": {"max_age": "-1"},
+    "max-age-word": {"max_age": "soon"},
 }
 
 
@@ -224,9 +228,11 @@ def test_nul_in_client_id_or_redirect_uri_gets_the_french_page(client, module, o
 
 @pytest.mark.parametrize("overrides", [
     {"nonce": "n" * 500},
+    {"max_age": "3600"},
+    {"max_age": ""},
     {"claims": '{"id_token":{"acr":{"essential":true,"values":["eidas1"]},"email":null}}'},
     {"claims": '{"userinfo":{"given_name":{"value":"\\u0000"}}}'},
-], ids=["nonce-500", "claims-acr-values", "claims-escaped-nul"])
+], ids=["nonce-500", "max-age", "max-age-empty", "claims-acr-values", "claims-escaped-nul"])
 def test_well_formed_edge_values_are_accepted(client, module, make_user, overrides):
     make_user()
     login(client, "jdupont", STRONG_PASSWORD)
