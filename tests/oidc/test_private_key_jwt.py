@@ -11,8 +11,10 @@ import uuid
 import pytest
 import requests
 import time_machine
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from pytest_httpserver import HTTPServer
@@ -30,14 +32,37 @@ def public_jwks(key: RSAKey) -> dict:
     return {"keys": [key.as_dict(private=False)]}
 
 
+class ShortLivedPrivateKeyJWT(PrivateKeyJWT):
+    """Authlib's client signs assertions valid an hour; the IdP takes 5 minutes at most."""
+
+    def sign(self, auth, token_endpoint):
+        return private_key_jwt_sign(
+            RSAKey.import_key(auth.client_secret), client_id=auth.client_id,
+            token_endpoint=token_endpoint, claims=self.claims, header=self.headers,
+            alg=self.alg, expires_in=60,
+        )
+
+
 def rp(idp_url: str, client_id: str, key: RSAKey) -> OAuth2Session:
     session = OAuth2Session(
         client_id, key.as_pem(private=True), scope="openid profile",
         redirect_uri=CALLBACK, code_challenge_method="S256",
         token_endpoint_auth_method="private_key_jwt",
     )
-    session.register_client_auth_method(PrivateKeyJWT(idp_url + "/token"))
+    session.register_client_auth_method(ShortLivedPrivateKeyJWT(idp_url + "/token"))
     return session
+
+
+def test_an_assertion_as_authlib_signs_it_by_default_is_refused(
+        live_server, browser, keyed_module, make_user, module_key):
+    """Authlib's default (an hour) is too long: the module must ask for less."""
+    make_user()
+    session = rp(live_server.url, keyed_module, module_key)
+    params, verifier = log_in_and_get_code(browser, session, "jdupont")
+    session.register_client_auth_method(PrivateKeyJWT(live_server.url + "/token"))
+    with pytest.raises(OAuthError, match="invalid_client"):
+        session.fetch_token(live_server.url + "/token", code=params["code"],
+                            code_verifier=verifier)
 
 
 @pytest.fixture
