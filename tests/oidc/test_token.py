@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 import requests
 import time_machine
 from authlib.integrations.requests_client import OAuth2Session
@@ -207,3 +208,29 @@ def test_pkce_04_a_verifier_for_a_code_issued_without_challenge_is_refused(
     response = _redeem(live_server.url, legacy, params, "v" * 43)
     assert response.status_code == 400
     assert response.json()["error"] in ("invalid_grant", "invalid_request")
+
+
+def test_pkce_01_valid_s256_works_for_a_public_client(live_server, browser, make_module,
+                                                       make_user):
+    make_user()
+    public = make_module("browser-app", public=True)
+    rp = rp_session(live_server.url, public, token_endpoint_auth_method="none")
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    token = rp.fetch_token(live_server.url + "/token", code=params["code"],
+                           code_verifier=verifier)
+    assert token["access_token"]
+    assert token["id_token"]
+
+
+@pytest.mark.parametrize("bad_verifier", ["v" * 42, "v" * 129, "v" * 42 + "!", "v" * 42 + "é"],
+                         ids=["42-chars", "129-chars", "illegal-char", "non-ascii"])
+def test_pkce_03_malformed_verifier_is_refused(live_server, browser, module, make_user,
+                                               bad_verifier):
+    """RFC 7636 4.1: 43 to 128 characters of [A-Za-z0-9-._~]."""
+    make_user()
+    rp = rp_session(live_server.url, module)
+    params, _verifier = log_in_and_get_code(browser, rp, "jdupont")
+    response = _redeem(live_server.url, module, params, bad_verifier)
+    assert response.status_code == 400
+    assert response.json()["error"] in ("invalid_request", "invalid_grant")
+    assert "access_token" not in response.json()
