@@ -6,16 +6,19 @@ import json
 import secrets
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy import update
 
 from idp import audit
 from idp.assistance.services import get_habilitation
 from idp.assistance.validation import InvalidInput
 from idp.extensions import db
 from idp.models import Client
+from idp.models import Token
 from idp.security.keyed_hash import keyed_hash
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
@@ -39,6 +42,12 @@ class NewClient:
     id_token_alg: str = "RS256"  # noqa: S105 (an algorithm name)
     signed_userinfo: bool = False
     client_uri: str | None = None
+    pkce_optional: bool = False
+
+
+def is_client_id(value: str) -> bool:
+    """Printable ASCII, 1 to 64 characters: what registration accepts."""
+    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()
 
 
 def hash_client_secret(secret: str) -> str:
@@ -63,6 +72,8 @@ def _auth_method(data: NewClient) -> str:
         raise InvalidInput(f"méthode d'authentification inconnue « {method} »")
     if data.is_public != (method == "none"):
         raise InvalidInput("un client public utilise --auth-method none, et lui seul")
+    if data.is_public and data.pkce_optional:
+        raise InvalidInput("un client public utilise toujours PKCE : --pkce-optional refusé")
     if method == "private_key_jwt" and not (data.jwks_uri or data.jwks_file):
         raise InvalidInput("private_key_jwt demande --jwks-uri ou --jwks")
     return method
@@ -83,7 +94,7 @@ def _load_jwks(path: str) -> dict:
 
 def create_client(data: NewClient, *, actor: str) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret (shown once), if it has one."""
-    if not data.client_id or len(data.client_id) > 64 or not data.client_id.isascii():
+    if not is_client_id(data.client_id):
         raise InvalidInput("identifiant de client invalide")
     if db.session.execute(select(Client.id).where(Client.client_id == data.client_id)).first():
         raise InvalidInput(f"le client « {data.client_id} » existe déjà")
@@ -112,6 +123,7 @@ def create_client(data: NewClient, *, actor: str) -> tuple[Client, str | None]:
         jwks=_load_jwks(data.jwks_file) if data.jwks_file else None,
         id_token_signed_response_alg=data.id_token_alg,
         userinfo_signed=data.signed_userinfo,
+        pkce_optional=data.pkce_optional,
     )
     secret = None
     if method in ("client_secret_basic", "client_secret_post"):
@@ -120,5 +132,39 @@ def create_client(data: NewClient, *, actor: str) -> tuple[Client, str | None]:
     db.session.add(client)
     db.session.flush()
     audit.record("client.created", client_id=client.client_id, actor=actor,
-                 auth_method=method, habilitation=data.habilitation)
+                 auth_method=method, habilitation=data.habilitation,
+                 pkce_optional=data.pkce_optional)
     return client, secret
+
+
+def get_client(client_id: str) -> Client:
+    """A registered client by its client_id, active or not."""
+    row = None
+    if is_client_id(client_id):
+        row = db.session.execute(
+            select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
+    if row is None:
+        raise InvalidInput(f"client inconnu « {client_id[:64]} »")
+    return row
+
+
+def disable_client(client: Client, *, actor: str, reason: str, now: datetime) -> int:
+    """Disable a module: refused at /authorize and /token, its live tokens revoked; how many."""
+    if not client.is_active:
+        raise InvalidInput(f"le client « {client.client_id} » est déjà désactivé")
+    client.is_active = False
+    revoked = db.session.execute(
+        update(Token).where(Token.client_id == client.id, Token.revoked_at.is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    audit.record("client.disabled", client_id=client.client_id, actor=actor, reason=reason,
+                 revoked=revoked)
+    return revoked
+
+
+def enable_client(client: Client, *, actor: str, reason: str) -> None:
+    """Enable a module again; the tokens revoked when it was disabled stay revoked."""
+    if client.is_active:
+        raise InvalidInput(f"le client « {client.client_id} » est déjà actif")
+    client.is_active = True
+    audit.record("client.enabled", client_id=client.client_id, actor=actor, reason=reason)

@@ -23,8 +23,10 @@ from idp.cli.common import commit_and_warn
 from idp.cli.common import done
 from idp.cli.common import fmt
 from idp.cli.common import guarded
+from idp.cli.common import reason_option
 from idp.clock import utcnow
 from idp.extensions import db
+from idp.models import Client
 from idp.models import Habilitation
 from idp.oidc import keys as signing_keys
 from idp.security.expiry import send_expiry_reminders
@@ -77,10 +79,12 @@ def habilitations_list():
 @click.option("--id-token-alg", default="RS256", type=click.Choice(["RS256", "ES256"]))
 @click.option("--signed-userinfo", is_flag=True)
 @click.option("--client-uri", default=None, help="Home page of the module.")
+@click.option("--pkce-optional", is_flag=True,
+              help="Legacy modules only: authorization requests may come without PKCE.")
 @guarded
 def clients_create(client_id, name, redirect_uris, habilitation, public, post_logout,
                    backchannel_logout_uri, skip_consent, auth_method, jwks_uri, jwks_file,
-                   id_token_alg, signed_userinfo, client_uri):
+                   id_token_alg, signed_userinfo, client_uri, pkce_optional):
     """Register a module; prints its secret once."""
     if jwks_uri and jwks_file:
         raise InvalidInput("--jwks-uri et --jwks s'excluent")
@@ -91,10 +95,48 @@ def clients_create(client_id, name, redirect_uris, habilitation, public, post_lo
         backchannel_logout_uri=backchannel_logout_uri, skip_consent=skip_consent,
         auth_method=auth_method, jwks_uri=jwks_uri, jwks_file=jwks_file,
         id_token_alg=id_token_alg, signed_userinfo=signed_userinfo, client_uri=client_uri,
+        pkce_optional=pkce_optional,
     ), actor=ACTOR)
-    done(f"Client {client.client_id} enregistré ({client.token_endpoint_auth_method}).")
+    done(f"Client {client.client_id} enregistré ({client.token_endpoint_auth_method}, "
+         f"{_pkce_label(client)}).")
     if secret:
         click.echo(f"Secret du client (affiché une seule fois) : {secret}")
+
+
+@clients.command("list")
+@guarded
+def clients_list():
+    """List the modules: authentication method, state, PKCE."""
+    for row in db.session.execute(select(Client).order_by(Client.client_id)).scalars():
+        state = "actif" if row.is_active else "désactivé"
+        click.echo(f"{row.client_id}\t{row.name}\t{row.token_endpoint_auth_method}\t"
+                   f"{state}\t{_pkce_label(row)}")
+
+
+def _pkce_label(client) -> str:
+    return "PKCE facultatif" if client.pkce_optional else "PKCE obligatoire"
+
+
+@clients.command("disable")
+@click.argument("client_id")
+@reason_option
+@guarded
+def clients_disable(client_id, reason):
+    """Disable a module: no more logins or tokens for it; its tokens are revoked."""
+    client = client_services.get_client(client_id)
+    revoked = client_services.disable_client(client, actor=ACTOR, reason=reason, now=utcnow())
+    done(f"Client {client.client_id} désactivé ({revoked} jeton(s) révoqué(s)).")
+
+
+@clients.command("enable")
+@click.argument("client_id")
+@reason_option
+@guarded
+def clients_enable(client_id, reason):
+    """Enable a disabled module again."""
+    client = client_services.get_client(client_id)
+    client_services.enable_client(client, actor=ACTOR, reason=reason)
+    done(f"Client {client.client_id} réactivé.")
 
 
 @audit_group.command("export")

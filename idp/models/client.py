@@ -38,6 +38,9 @@ class Client(db.Model):
     # client_secret_basic, client_secret_post, private_key_jwt or none.
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
     is_public: Mapped[bool] = mapped_column(default=False)
+    # Legacy modules only: authorization requests may come without PKCE (S256
+    # stays the only method when they do send it). False: PKCE required.
+    pkce_optional: Mapped[bool] = mapped_column(default=False)
     # First-party modules skip the consent page.
     skip_consent: Mapped[bool] = mapped_column(default=False)
     jwks_uri: Mapped[str | None] = mapped_column(String(2000))

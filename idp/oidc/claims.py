@@ -41,7 +41,7 @@ def parse_claims_request(raw: str | None) -> dict | None:
         return None
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested a thousand deep
         raise InvalidClaimsRequest("claims is not JSON") from None
     if not isinstance(document, dict):
         raise InvalidClaimsRequest("claims is not an object")
@@ -50,10 +50,22 @@ def parse_claims_request(raw: str | None) -> dict | None:
         members = document.get(target, {})
         if not isinstance(members, dict):
             raise InvalidClaimsRequest(f"claims.{target} is not an object")
-        if any(value is not None and not isinstance(value, dict) for value in members.values()):
-            raise InvalidClaimsRequest(f"claims.{target} members must be null or objects")
+        for request in members.values():
+            _check_member(request)
         parsed[target] = members
     return parsed
+
+
+def _check_member(request) -> None:
+    """OIDC Core 5.5.1: null, or an object whose essential is a boolean and values an array."""
+    if request is None:
+        return
+    if not isinstance(request, dict):
+        raise InvalidClaimsRequest("claims members must be null or objects")
+    if not isinstance(request.get("essential", False), bool):
+        raise InvalidClaimsRequest("essential must be a boolean")
+    if not isinstance(request.get("values", []), list):
+        raise InvalidClaimsRequest("values must be an array")
 
 
 def essential_acr_unmet(claims_request: dict | None) -> bool:

@@ -1,21 +1,55 @@
-"""private_key_jwt client authentication (OIDC Core 9, RFC 7523 2.2) on Authlib's assertion."""
+"""Client authentication on Authlib's methods: private_key_jwt (OIDC Core 9, RFC 7523 2.2)
+with short-lived assertions, and Basic credentials that may be unreadable.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import UTC
 from datetime import datetime
 
 import requests
 from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
 
+from idp.clock import utcnow
 from idp.extensions import db
 from idp.models import UsedClientAssertion
 
 JWKS_TIMEOUT = 5
+# An assertion is made for one request: valid a few minutes at most (RFC 7523 3).
+ASSERTION_MAX_LIFETIME = 300
+
+
+def client_secret_basic(query_client, request):
+    """Authlib's client_secret_basic; credentials that are not UTF-8 name no client."""
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except UnicodeDecodeError:
+        # RFC 7617 2.1: UTF-8 here. Authlib then answers 401 invalid_client.
+        return None
+
+
+def _is_numeric_date(value) -> bool:
+    """RFC 7519 2: a number of seconds, possibly with a fraction (never a boolean)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def check_assertion_lifetime(claims, now: float) -> None:
+    """exp required, at most ASSERTION_MAX_LIFETIME after now and after iat."""
+    exp = claims.get("exp")
+    if not _is_numeric_date(exp):
+        raise InvalidClientError(description="Missing or invalid 'exp' claim.")
+    if "iat" in claims and not _is_numeric_date(claims["iat"]):
+        raise InvalidClientError(description="Invalid 'iat' claim.")
+    start = min(now, claims.get("iat", now))
+    if exp - now > ASSERTION_MAX_LIFETIME or exp - start > ASSERTION_MAX_LIFETIME:
+        raise InvalidClientError(description="The assertion is valid for too long.")
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
@@ -25,6 +59,16 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         super().__init__(validate_jti=True, leeway=60)
         self.issuer = issuer
         self.token_endpoint = token_endpoint
+
+    def extract_assertion(self, assertion: str):
+        try:
+            return super().extract_assertion(assertion)
+        except RecursionError:  # JSON nested a thousand deep
+            raise InvalidClientError(description="Invalid JWT payload.") from None
+
+    def verify_claims(self, claims):
+        check_assertion_lifetime(claims, utcnow().timestamp())
+        super().verify_claims(claims)
 
     def get_audiences(self) -> list[str]:
         # OIDC Core 9: the aud SHOULD be the token endpoint; the issuer is accepted too.

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from idp.assistance.clients import AUTH_METHODS
 from idp.assistance.clients import hash_client_secret
+from idp.assistance.clients import is_client_id
 from idp.extensions import db
 from idp.extensions import request_cache
 from idp.models import Client
@@ -82,8 +83,8 @@ class OAuthClient(ClientMixin):
 
 def query_client(client_id) -> OAuthClient | None:
     """An active client by its client_id; disabled clients do not exist (AUTHZ-04)."""
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
-        return None
+    if not isinstance(client_id, str) or not is_client_id(client_id):
+        return None  # a NUL, say, that PostgreSQL would refuse to compare
     # Authlib asks up to three times per request: read once per request (never longer,
     # so that a client disabled by the Assistance console is refused at once).
     known = request_cache("clients")

@@ -35,6 +35,7 @@ from idp.security.keyed_hash import token_hash
 
 CODE_LIFETIME = timedelta(seconds=60)
 ID_TOKEN_LIFETIME = 600
+NONCE_MAX_LENGTH = 500  # AuthorizationCode.nonce
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -51,6 +52,30 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
         return redirect_uri
 
+    def __init__(self, request, server):
+        super().__init__(request, server)
+        # Once the client and its redirect URI are known, before Authlib's own checks
+        # of the scope, PKCE and nonce read the other parameters (and the database).
+        self.register_hook("before_validate_authorization_request_payload",
+                           AuthorizationCodeGrant.check_parameters)
+
+    def check_parameters(self, redirect_uri) -> None:
+        """Refuse what cannot be a parameter (errors go back to the valid redirect URI)."""
+        data = self.request.payload.data
+        # RFC 6749 Appendix A: no parameter holds a NUL (nor can a PostgreSQL text).
+        if any("\x00" in value for value in data.values() if isinstance(value, str)):
+            raise InvalidRequestError("A parameter contains a NUL character.")
+        if len(data.get("nonce") or "") > NONCE_MAX_LENGTH:
+            raise InvalidRequestError("The 'nonce' is too long.")
+        max_age = data.get("max_age")
+        if max_age and not (max_age.isascii() and max_age.isdigit()):
+            # OIDC Core 3.1.2.1: a number of seconds (empty: omitted, RFC 6749 3.1).
+            raise InvalidRequestError("Invalid 'max_age' parameter.")
+        try:
+            claims.parse_claims_request(data.get("claims"))
+        except claims.InvalidClaimsRequest:
+            raise InvalidRequestError("Invalid 'claims' parameter.") from None
+
     def validate_authorization_request(self):
         redirect_uri = super().validate_authorization_request()
         data = self.request.payload.data
@@ -59,11 +84,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise RequestNotSupportedError(redirect_uri=redirect_uri)
         if "request_uri" in data:
             raise RequestURINotSupportedError(redirect_uri=redirect_uri)
-        try:
-            claims.parse_claims_request(data.get("claims"))
-        except claims.InvalidClaimsRequest:
-            raise InvalidRequestError("Invalid 'claims' parameter.",
-                                      redirect_uri=redirect_uri) from None
         return redirect_uri
 
     def save_authorization_code(self, code: str, request) -> AuthorizationCode:
@@ -144,8 +164,9 @@ class S256CodeChallenge(CodeChallenge):
         if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
             # Authlib would take a missing method as "plain" (RFC 7636 4.3).
             raise InvalidRequestError("Missing 'code_challenge_method': S256 is required.")
-        if grant.request.client.is_public and not data.get("code_challenge"):
-            # RFC 9700 2.1.1: PKCE is REQUIRED for public clients, checked up front.
+        if not data.get("code_challenge") and not _may_skip_pkce(grant.request.client):
+            # RFC 9700 2.1.1: PKCE is REQUIRED for public clients and RECOMMENDED for
+            # confidential ones; required here for all but registered legacy modules.
             raise InvalidRequestError("Missing 'code_challenge': PKCE is required.")
 
     def validate_code_verifier(self, grant, result):
@@ -154,6 +175,11 @@ class S256CodeChallenge(CodeChallenge):
             # RFC 7636 4.6: the verification failed (Authlib says invalid_request).
             raise InvalidGrantError("Missing 'code_verifier'.")
         super().validate_code_verifier(grant, result)
+
+
+def _may_skip_pkce(client) -> bool:
+    """Registered legacy modules only, never public clients (RFC 9700 2.1.1: MUST)."""
+    return client.row.pkce_optional and not client.is_public
 
 
 class OpenIDCode(oidc_grants.OpenIDCode):
@@ -200,18 +226,28 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str):
+        """The presented token, if still usable; a rotated one revokes its family."""
         now = utcnow()
         row = tokens.find_refresh(refresh_token)
-        client = self.request.client
-        if row is None or row.client_id != client.row.id:
+        if row is None or row.client_id != self.request.client.row.id:
             return None
-        if row.rotated_at is not None or not tokens.claim_rotation(row, now):
-            if row.revoked_at is None:
-                _reuse_detected(row, now)
+        if row.rotated_at is not None:
+            _refused_reuse(row, now)
             return None
         if not _may_refresh(row, now):
             return None
         return tokens.PresentedToken(row, "refresh_token")
+
+    def validate_token_request(self):
+        """Rotate only once the whole request is valid (RFC 6749 6: scope checked first),
+        so that a refused request leaves the refresh token usable."""
+        super().validate_token_request()
+        row = self.request.refresh_token.row
+        now = utcnow()
+        if not tokens.claim_rotation(row, now):
+            # Another request rotated it since it was read (RFC 9700 4.14.2).
+            _refused_reuse(row, now)
+            raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token):
         return refresh_token.row.user
@@ -230,6 +266,12 @@ def _may_refresh(row, now) -> bool:
         habilitations.record_refusal(row.user, row.client, "refresh")
         return False
     return True
+
+
+def _refused_reuse(row, now) -> None:
+    """A rotated token presented again: revoke its family, unless already revoked."""
+    if row.revoked_at is None:
+        _reuse_detected(row, now)
 
 
 def _reuse_detected(row, now) -> None:

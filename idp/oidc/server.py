@@ -13,6 +13,7 @@ from flask import current_app
 from idp.oidc import clients
 from idp.oidc import tokens
 from idp.oidc.client_auth import PrivateKeyJWT
+from idp.oidc.client_auth import client_secret_basic
 from idp.oidc.endpoints import IntrospectionEndpoint
 from idp.oidc.endpoints import RevocationEndpoint
 from idp.oidc.endpoints import UserInfoEndpoint
@@ -79,6 +80,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     server.init_app(app)
     server.issuer = issuer
     server.register_token_generator("default", tokens.AccessTokenGenerator(issuer))
+    server.register_client_auth_method("client_secret_basic", client_secret_basic)
     server.register_client_auth_method(
         PrivateKeyJWT.CLIENT_AUTH_METHOD,
         PrivateKeyJWT(issuer, endpoint_url(issuer, "token")),

@@ -78,6 +78,16 @@ def test_client_secret_post(runner):
     assert client_row("module-vente").token_endpoint_auth_method == "client_secret_post"
 
 
+def test_pkce_05_pkce_is_required_unless_registered_optional(runner):
+    required = runner.invoke(args=CREATE)
+    optional = runner.invoke(args=[*CREATE[:2], "module-ancien", *CREATE[3:], "--pkce-optional"])
+
+    assert "PKCE obligatoire" in required.stdout
+    assert "PKCE facultatif" in optional.stdout
+    assert client_row("module-vente").pkce_optional is False
+    assert client_row("module-ancien").pkce_optional is True
+
+
 def test_a_public_client_has_no_secret(runner):
     result = runner.invoke(args=[*CREATE, "--public",
                                  "--redirect-uri", "http://127.0.0.1:8400/callback"])
@@ -140,6 +150,7 @@ BAD_INPUT = [
     (["--auth-method", "none"], "client public"),
     (["--auth-method", "client_secret_jwt"], "--auth-method"),
     (["--id-token-alg", "HS256"], "--id-token-alg"),
+    (["--public", "--pkce-optional", "--redirect-uri", "http://127.0.0.1:8400/cb"], "PKCE"),
 ]
 
 
@@ -174,3 +185,53 @@ def test_bad_registration_is_one_line_and_changes_nothing(args, named, runner, s
 
     assert_one_line_refusal(result, named)
     assert snapshot() == before
+
+
+def test_authz_04_disable_then_enable_a_client(runner, audit_rows):
+    runner.invoke(args=CREATE)
+
+    disabled = runner.invoke(args=["clients", "disable", "module-vente", "--reason", "fuite"])
+
+    assert disabled.exit_code == 0, disabled.output
+    assert "module-vente désactivé" in disabled.stdout
+    assert client_row("module-vente").is_active is False
+    (row,) = audit_rows("client.disabled")
+    assert (row.client_id, row.actor, row.details["reason"]) == ("module-vente", "cli", "fuite")
+
+    enabled = runner.invoke(args=["clients", "enable", "module-vente"])
+
+    assert enabled.exit_code == 0, enabled.output
+    assert "module-vente réactivé" in enabled.stdout
+    assert client_row("module-vente").is_active is True
+    assert audit_rows("client.enabled")
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["clients", "disable", "inconnu"], "client inconnu « inconnu »"),
+    (["clients", "enable", "module-vente"], "déjà actif"),
+    (["clients", "disable", "x" * 300], "client inconnu"),
+    (["clients", "disable", "nul\x00"], "client inconnu"),
+], ids=["unknown", "already-active", "long", "nul"])
+def test_authz_04_bad_enable_or_disable_is_one_line_and_changes_nothing(
+        args, named, runner, snapshot):
+    runner.invoke(args=CREATE)
+    before = snapshot()
+
+    result = runner.invoke(args=args)
+
+    assert_one_line_refusal(result, named)
+    assert snapshot() == before
+
+
+def test_clients_list_shows_state_and_pkce(runner):
+    runner.invoke(args=CREATE)
+    runner.invoke(args=[*CREATE[:2], "module-ancien", *CREATE[3:], "--pkce-optional"])
+    runner.invoke(args=["clients", "disable", "module-ancien"])
+
+    result = runner.invoke(args=["clients", "list"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "module-ancien\tModule vente\tclient_secret_basic\tdésactivé\tPKCE facultatif",
+        "module-vente\tModule vente\tclient_secret_basic\tactif\tPKCE obligatoire",
+    ]

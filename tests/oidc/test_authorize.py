@@ -70,11 +70,19 @@ def test_plain_pkce_or_no_method_is_refused(client, module, overrides):
         "IDP_ISSUER"]).port)
 
 
-def test_public_client_without_pkce_is_refused(client, make_module):
-    make_module("public-app", public=True)
-    response = client.get(_url(client_id="public-app", code_challenge=None,
-                               code_challenge_method=None))
-    assert _query(response)["error"] == "invalid_request"
+@pytest.mark.parametrize("kind", [{"public": True}, {}, {"auth_method": "client_secret_post"}],
+                         ids=["public", "confidential", "confidential-post"])
+def test_pkce_05_every_client_without_pkce_is_refused(client, make_module, make_user, kind):
+    """RFC 9700 2.1.1: PKCE for every client (RECOMMENDED for confidential ones, required
+    here), refused before any login and redirected with state since the redirect URI is valid."""
+    make_user()
+    make_module("app", **kind)
+    login(client, "jdupont", STRONG_PASSWORD)
+    response = client.get(_url(client_id="app", code_challenge=None, code_challenge_method=None))
+    assert response.status_code == 302
+    query = _query(response)
+    assert (query["error"], query["state"]) == ("invalid_request", "xyz")
+    assert "code" not in query
 
 
 def test_response_type_other_than_code_is_refused(client, module):
@@ -155,3 +163,77 @@ def test_consent_post_without_csrf_token_is_refused(client, make_module, make_us
     response = client.post(action, data={"decision": "allow"})
     assert response.status_code == 400
     assert "Location" not in response.headers
+
+
+# --- malformed input: an OAuth error or our page, never a 500, nothing stored ---------
+
+REDIRECTED_BAD_INPUT = {
+    "claims-deep-array": {"claims": "[" * 1000},
+    "claims-deep-object": {"claims": '{"id_token":' * 1000},
+    "claims-acr-values-number": {"claims": '{"id_token":{"acr":{"values":5}}}'},
+    "claims-acr-essential-values-number": {
+        "claims": '{"id_token":{"acr":{"essential":true,"values":5}}}'},
+    "claims-acr-essential-string": {"claims": '{"id_token":{"acr":{"essential":"yes"}}}'},
+    "nul-nonce": {"nonce": "n\x00"},
+    "nul-state": {"state": "xyz\x00"},
+    "nul-login-hint": {"login_hint": "jdupont\x00"},
+    "nul-prompt": {"prompt": "login\x00"},
+    "nul-scope": {"scope": "openid\x00 profile"},
+    "long-nonce": {"nonce": "n" * 501},
+    "max-age-superscript": {"max_age": "²"},
+    "max-age-arabic-digits": {"max_age": "١٢"},
+    "max-age-negative": {"max_age": "-1"},
+    "max-age-word": {"max_age": "soon"},
+}
+
+
+def _nothing_stored() -> bool:
+    from idp.extensions import db
+    from idp.models import AuthorizationCode
+
+    count = db.session.execute(db.select(db.func.count()).select_from(AuthorizationCode))
+    stored = count.scalar_one()
+    db.session.rollback()
+    return stored == 0
+
+
+@pytest.mark.parametrize("logged_in", [False, True], ids=["anonymous", "logged-in"])
+@pytest.mark.parametrize("case", list(REDIRECTED_BAD_INPUT))
+def test_bad_parameter_with_a_valid_redirect_uri_is_redirected_invalid_request(
+        client, module, make_user, case, logged_in):
+    """RFC 6749 4.1.2.1: the redirect URI is valid, so the error goes back to the client."""
+    if logged_in:
+        make_user()
+        login(client, "jdupont", STRONG_PASSWORD)
+    response = client.get(_url(**REDIRECTED_BAD_INPUT[case]))
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert response.headers["Location"].startswith(CALLBACK + "?")
+    query = _query(response)
+    assert query["error"] == "invalid_request"
+    assert "code" not in query
+    assert _nothing_stored()
+
+
+@pytest.mark.parametrize("overrides", [
+    {"client_id": "module-a\x00"}, {"client_id": "\x00" * 10},
+    {"redirect_uri": CALLBACK + "\x00"}, {"client_id": "module-a", "redirect_uri": "\x00"},
+], ids=["nul-in-client-id", "nul-client-id", "nul-in-redirect-uri", "nul-redirect-uri"])
+def test_nul_in_client_id_or_redirect_uri_gets_the_french_page(client, module, overrides):
+    response = client.get(_url(**overrides))
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "Connexion impossible" in response.get_data(as_text=True)
+    assert _nothing_stored()
+
+
+@pytest.mark.parametrize("overrides", [
+    {"nonce": "n" * 500},
+    {"max_age": "3600"},
+    {"max_age": ""},
+    {"claims": '{"id_token":{"acr":{"essential":true,"values":["eidas1"]},"email":null}}'},
+    {"claims": '{"userinfo":{"given_name":{"value":"\\u0000"}}}'},
+], ids=["nonce-500", "max-age", "max-age-empty", "claims-acr-values", "claims-escaped-nul"])
+def test_well_formed_edge_values_are_accepted(client, module, make_user, overrides):
+    make_user()
+    login(client, "jdupont", STRONG_PASSWORD)
+    assert "code" in _query(client.get(_url(**overrides)))

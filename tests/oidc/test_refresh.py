@@ -46,12 +46,23 @@ def test_refresh_rotates_and_reuse_revokes_the_family(
     assert audit_rows("token.reuse_detected")
 
 
-def test_refresh_cannot_widen_the_scope(live_server, browser, module, make_user):
+def test_rt_02_refused_scope_keeps_refresh_token_usable(
+        live_server, browser, module, make_user, audit_rows):
+    """RFC 6749 6: a wider scope is refused, and the refused request spends nothing."""
     make_user()
     first = _tokens(live_server, browser, module)
     wider = _refresh(live_server.url, module, first["refresh_token"],
                      scope="openid profile email habilitations siret")
+    assert wider.status_code == 400
     assert wider.json()["error"] == "invalid_scope"
+
+    narrower = _refresh(live_server.url, module, first["refresh_token"], scope="openid email")
+    assert narrower.status_code == 200, narrower.text
+    assert narrower.json()["scope"] == "openid email"
+    assert not audit_rows("token.reuse_detected")
+    bearer = {"Authorization": f"Bearer {narrower.json()['access_token']}"}
+    assert requests.get(live_server.url + "/userinfo", headers=bearer, timeout=10).status_code \
+        == 200
 
 
 def test_refresh_token_of_another_client_is_refused(

@@ -9,12 +9,14 @@ from datetime import timedelta
 import pytest
 import requests
 import time_machine
+from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError
 
 from idp.clock import utcnow
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import OTHER_CALLBACK
+from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import fresh
 from tests.oidc.conftest import jwks
 from tests.oidc.conftest import log_in_and_get_code
@@ -236,3 +238,70 @@ def test_tok_13_access_token_lifetime_matches_expires_in_for_both_grants(
     assert _offline_validation_fails_at(claims, claims["exp"] + 1)
     with time_machine.travel(claims["exp"] + 1, tick=False):
         assert _userinfo_status(live_server.url, refreshed["access_token"]) == 401
+
+
+# --- PKCE for every client (RFC 9700 2.1.1) ---------------------------------------------
+
+
+def _code_without_pkce(browser, module, nonce: str) -> dict:
+    rp = OAuth2Session(module.client_id, module.secret, scope="openid", redirect_uri=CALLBACK)
+    url, _state = rp.create_authorization_url(browser.idp_url + "/authorize", nonce=nonce)
+    assert "code_challenge" not in url
+    page = browser.open(url)
+    if page.status_code == 200 and 'name="password"' in page.text:
+        page = browser.login(page, "jdupont")
+    return callback_params(page)
+
+
+def test_pkce_05_a_legacy_client_registered_pkce_optional_may_skip_it(
+        live_server, browser, make_module, make_user):
+    make_user()
+    legacy = make_module("legacy", pkce_optional=True)
+    params = _code_without_pkce(browser, legacy, "n1")
+    response = requests.post(live_server.url + "/token", data={
+        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": CALLBACK,
+    }, auth=(legacy.client_id, legacy.secret), timeout=10)
+    assert response.status_code == 200, response.text
+
+    rp = rp_session(live_server.url, legacy)
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce="n2")
+    assert _redeem(live_server.url, legacy, params, "x" * 43).json()["error"] == "invalid_grant"
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce="n3")
+    assert _redeem(live_server.url, legacy, params, verifier).status_code == 200
+
+
+def test_pkce_04_a_verifier_for_a_code_issued_without_challenge_is_refused(
+        live_server, browser, make_module, make_user):
+    """RFC 9700 4.8.2: no PKCE downgrade, even for a client allowed to skip PKCE."""
+    make_user()
+    legacy = make_module("legacy", pkce_optional=True)
+    params = _code_without_pkce(browser, legacy, "n1")
+    response = _redeem(live_server.url, legacy, params, "v" * 43)
+    assert response.status_code == 400
+    assert response.json()["error"] in ("invalid_grant", "invalid_request")
+
+
+def test_pkce_01_valid_s256_works_for_a_public_client(live_server, browser, make_module,
+                                                       make_user):
+    make_user()
+    public = make_module("browser-app", public=True)
+    rp = rp_session(live_server.url, public, token_endpoint_auth_method="none")
+    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
+    token = rp.fetch_token(live_server.url + "/token", code=params["code"],
+                           code_verifier=verifier)
+    assert token["access_token"]
+    assert token["id_token"]
+
+
+@pytest.mark.parametrize("bad_verifier", ["v" * 42, "v" * 129, "v" * 42 + "!", "v" * 42 + "é"],
+                         ids=["42-chars", "129-chars", "illegal-char", "non-ascii"])
+def test_pkce_03_malformed_verifier_is_refused(live_server, browser, module, make_user,
+                                               bad_verifier):
+    """RFC 7636 4.1: 43 to 128 characters of [A-Za-z0-9-._~]."""
+    make_user()
+    rp = rp_session(live_server.url, module)
+    params, _verifier = log_in_and_get_code(browser, rp, "jdupont")
+    response = _redeem(live_server.url, module, params, bad_verifier)
+    assert response.status_code == 400
+    assert response.json()["error"] in ("invalid_request", "invalid_grant")
+    assert "access_token" not in response.json()
