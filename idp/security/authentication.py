@@ -126,9 +126,11 @@ def authenticate(identifier: str, password: str, now: datetime) -> Authenticated
 
 def _while_locked(user, stored, login, throttle_key, password, now) -> Authenticated:
     """During a lock only a reset's provisional password opens the account (SPEC 1.2)."""
-    if (stored is not None and stored.is_active and stored.provisional_hash
-            and stored.provisional_valid(now)
-            and passwords.verify_password(stored.provisional_hash, password)):
+    usable = stored is not None and stored.is_active and stored.provisional_valid(now)
+    # The chosen password is not checked during a lock, but the two verifications
+    # are spent as at any other attempt, so the lock's timing says nothing either.
+    passwords.dummy_verify()
+    if passwords.verify_password(stored.provisional_hash if usable else None, password):
         lockout.clear_attempts(user, throttle_key)
         first_connection = user.password_hash is None
         _consume_provisional(user, now)
@@ -157,18 +159,19 @@ def _consume_provisional(user: User, now: datetime) -> None:
 def _check_password(stored: _Stored | None, password: str, now: datetime) -> str | None:
     """Which secret matched: "password", "provisional", "provisional-expired" or None.
 
-    Exactly one argon2 verification for unknown, deactivated and known accounts
-    alike (LOGIN-02), two only when a provisional password is outstanding.
+    Always two argon2 verifications, one per slot (chosen password, provisional
+    password), against the account's hash or a dummy one: unknown, deactivated,
+    plain accounts and accounts with a provisional password pending cost the
+    same (OWASP Authentication Cheat Sheet, « Authentication Responses »).
     """
-    if stored is None or not stored.is_active:
-        passwords.dummy_verify()
-        return None
-    if stored.password_hash and passwords.verify_password(stored.password_hash, password):
+    usable = stored is not None and stored.is_active
+    chosen = passwords.verify_password(stored.password_hash if usable else None, password)
+    provisional = passwords.verify_password(stored.provisional_hash if usable else None,
+                                            password)
+    if chosen:
         return "password"
-    if stored.provisional_hash and passwords.verify_password(stored.provisional_hash, password):
+    if provisional:
         return "provisional" if stored.provisional_valid(now) else "provisional-expired"
-    if not stored.password_hash and not stored.provisional_hash:
-        passwords.dummy_verify()
     return None
 
 
