@@ -15,11 +15,16 @@ from idp.extensions import limiter
 from idp.security.authentication import LoginRefused
 from idp.security.authentication import authenticate
 from idp.security.identifiers import normalise_login
+from idp.security.keyed_hash import keyed_identifier
 
 
 def _identifier_key() -> str:
-    """Rate-limit key of the identifier typed (normalised like the account key)."""
-    return "login-id:" + normalise_login(request.form.get("identifier", ""))
+    """Rate-limit key of the identifier typed (normalised like the account key).
+
+    A keyed hash: the limiter logs and stores its keys, and what was typed may
+    be a password in the wrong field.
+    """
+    return "login-id:" + keyed_identifier(normalise_login(request.form.get("identifier", "")))
 
 
 def _ip_limit() -> str:

@@ -23,6 +23,7 @@ from idp.security import passwords
 from idp.security import sessions
 from idp.security.identifiers import normalise_login
 from idp.security.keyed_hash import keyed_hash
+from idp.security.keyed_hash import keyed_identifier
 
 MSG_INVALID = "Le couple identifiant/ mot de passe est incorrecte"
 MSG_LOCKED = (
@@ -60,6 +61,11 @@ class Authenticated:
     password_change_reason: str | None
     # No password chosen yet: the whole first connection is to do (SPEC 1.1).
     is_first_connection: bool = False
+
+
+def recorded_login(user: User | None, login: str) -> str:
+    """The identifier as the audit trail may show it: in clear only when it names an account."""
+    return login if user is not None else keyed_identifier(login)
 
 
 def find_user(identifier: str) -> User | None:
@@ -135,7 +141,8 @@ def _while_locked(user, stored, login, throttle_key, password, now) -> Authentic
         first_connection = user.password_hash is None
         _consume_provisional(user, now)
         return Authenticated(user, "provisional", first_connection)
-    audit.record("login.failure", outcome="failure", user=user, login=login, reason="locked")
+    audit.record("login.failure", outcome="failure", user=user, login=recorded_login(user, login),
+                 reason="locked")
     db.session.commit()
     raise AccountLocked()
 
@@ -185,9 +192,11 @@ def _password_change_reason(user: User, matched: str, now: datetime) -> str | No
 
 
 def _register_failure(user: User | None, login: str, rank: int, threshold: int) -> None:
-    audit.record("login.failure", outcome="failure", user=user, login=login, reason="credentials")
+    recorded = recorded_login(user, login)
+    audit.record("login.failure", outcome="failure", user=user, login=recorded,
+                 reason="credentials")
     if rank >= threshold:
-        audit.record("account.locked", outcome="info", user=user, login=login)
+        audit.record("account.locked", outcome="info", user=user, login=recorded)
         if user is not None:
             mail.send_later(mail.compose(
                 user.email, "account_locked", user=user,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models import UserSession
+from idp.security.keyed_hash import keyed_identifier
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import login
@@ -113,8 +116,29 @@ def test_unknown_identifier_gets_the_same_message(client, make_user, audit_rows)
     response = login(client, "inconnu", WRONG)
     assert refused_with(response, MSG_INVALID)
     row = last(audit_rows, "login.failure")
-    assert (row.login, row.user_id, row.details) == ("inconnu", None, {"reason": "credentials"})
+    assert (row.user_id, row.details) == (None, {"reason": "credentials"})
+    # Recorded as a keyed hash: the same typing gives the same value, the text never shows.
+    assert row.login == keyed_identifier("inconnu")
+    assert row.login != keyed_identifier("inconnu2")
     assert WRONG not in str(row.details)
+
+
+def test_a_password_typed_as_identifier_is_never_recorded(client, caplog, make_user,
+                                                          audit_rows):
+    """An identifier in clear in the audit only when it names an account (OWASP Logging CS)."""
+    make_user()
+    caplog.set_level(logging.DEBUG)
+    for _ in range(4):
+        login(client, STRONG_PASSWORD, WRONG)
+    login(client, "jdupont", WRONG)
+    rows = audit_rows()
+    dump = json.dumps([[row.login, row.details] for row in rows], ensure_ascii=False)
+    assert STRONG_PASSWORD not in dump
+    assert STRONG_PASSWORD.lower() not in dump
+    assert STRONG_PASSWORD.lower() not in caplog.text
+    assert {row.login for row in rows if row.event == "account.locked"} == {
+        keyed_identifier(STRONG_PASSWORD.lower())}
+    assert rows[-1].login == "jdupont"  # a real account is named in clear
 
 
 def test_third_failure_locks_and_mails_the_owner(client, make_user, audit_rows, mailbox):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from datetime import UTC
@@ -16,6 +17,8 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models import LoginThrottle
 from idp.models import User
+from idp.security.keyed_hash import keyed_hash
+from idp.security.keyed_hash import keyed_identifier
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import login
@@ -137,9 +140,12 @@ def test_unknown_identifiers_lock_the_same_way(client, make_user, audit_rows):
     [row] = throttle_rows()
     assert row.failed_attempts == 3
     assert row.locked_until is not None
-    assert "inconnu" not in row.key_hash  # keyed hash, not the identifier typed
+    # A hash keyed with the app's secret, not the text typed nor its plain digest.
+    assert row.key_hash == keyed_hash("login-throttle", "inconnu")
+    assert row.key_hash != hashlib.sha256(b"inconnu").hexdigest()
     assert db.session.execute(select(User.login)).scalars().all() == ["jdupont"]
-    assert [row.login for row in audit_rows("account.locked")] == ["inconnu"]
+    assert [row.login for row in audit_rows("account.locked")] == [keyed_identifier("inconnu")]
+    assert all("inconnu" not in (row.login or "") for row in audit_rows())
 
 
 def _comparable(response, identifier: str) -> str:
