@@ -54,5 +54,6 @@ def login():
         result = authenticate(form.identifier.data, form.password.data, now)
     except LoginRefused as refusal:
         form.password.data = ""
-        return render_template("auth/login/login.html", form=form, error=refusal.message)
+        return render_template("auth/login/login.html", form=form, error=refusal.message,
+                               error_detail=refusal.detail)
     return flow.begin(result, form.next.data, now)

@@ -36,12 +36,43 @@ MSG_PROVISIONAL_EXPIRED = (
 )
 
 
+MSG_TRIES_LEFT = "Il vous reste {count} essai{plural}."
+MSG_NOW_LOCKED = (
+    "Votre compte est maintenant verrouillé pendant {minutes} minute{plural}. Vous pourrez "
+    "réessayer ensuite, utiliser le lien « J'ai oublié mon mot de passe » ou appeler "
+    "l'Assistance au {phone}."
+)
+
+
 class LoginRefused(Exception):
     message = MSG_INVALID
+    # A second line under the message, or None.
+    detail: str | None = None
 
 
 class InvalidCredentials(LoginRefused):
+    """A wrong password (or identifier); ``remaining`` tries before the lock, 0: now locked."""
+
     message = MSG_INVALID
+
+    def __init__(self, remaining: int | None = None):
+        super().__init__()
+        self.remaining = remaining
+
+    @property
+    def detail(self) -> str | None:  # type: ignore[override]
+        return tries_left_notice(self.remaining)
+
+
+def tries_left_notice(remaining: int | None) -> str | None:
+    """What a failure adds: the tries left, or that the lock starts and what to do."""
+    if remaining is None:
+        return None
+    if remaining > 0:
+        return MSG_TRIES_LEFT.format(count=remaining, plural="s" if remaining > 1 else "")
+    minutes = current_app.config["IDP_LOCKOUT_MINUTES"]
+    return MSG_NOW_LOCKED.format(minutes=minutes, plural="s" if minutes > 1 else "",
+                                 phone=current_app.config["IDP_ASSISTANCE_PHONE"])
 
 
 class AccountLocked(LoginRefused):
@@ -113,7 +144,7 @@ def authenticate(identifier: str, password: str, now: datetime) -> Authenticated
     matched = _check_password(stored, password, now)
     if matched is None:
         _register_failure(user, login, rank, config["IDP_LOCKOUT_THRESHOLD"])
-        raise InvalidCredentials()
+        raise InvalidCredentials(remaining=max(config["IDP_LOCKOUT_THRESHOLD"] - rank, 0))
     rehashed = (passwords.hash_password(password) if matched == "password"
                 and passwords.needs_rehash(stored.password_hash) else None)
     lockout.clear_attempts(user, throttle_key)

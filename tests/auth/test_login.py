@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -155,6 +156,44 @@ def test_third_failure_locks_and_mails_the_owner(client, make_user, audit_rows, 
     assert "verrouillé pour 20 minutes" in body
     assert "J'ai oublié mon mot de passe" in body
     assert WRONG not in body
+
+
+MSG_NOW_LOCKED = (
+    "Votre compte est maintenant verrouillé pendant 20 minutes. Vous pourrez réessayer "
+    "ensuite, utiliser le lien « J'ai oublié mon mot de passe » ou appeler l'Assistance au "
+    "0 800 74 74 00."
+)
+
+
+def alert_lines(response) -> list[str]:
+    """The lines of the login page's error alert, as a person reads them."""
+    found = re.search(r'<div[^>]*id="login-error"[^>]*>(.*?)</div>', page_text(response), re.S)
+    assert found, "no error alert"
+    return [" ".join(re.sub(r"<[^>]+>", " ", line).split())
+            for line in re.findall(r"<p[^>]*>(.*?)</p>", found.group(1), re.S)]
+
+
+@pytest.mark.parametrize("identifier", ["jdupont", "inconnu"])
+def test_failures_say_how_many_tries_are_left_then_that_the_account_is_locked(
+    client, make_user, identifier
+):
+    make_user()
+    lines = [alert_lines(login(client, identifier, WRONG)) for _ in range(4)]
+    assert lines == [
+        [MSG_INVALID, "Il vous reste 2 essais."],
+        [MSG_INVALID, "Il vous reste 1 essai."],
+        [MSG_INVALID, MSG_NOW_LOCKED],
+        [MSG_LOCKED],
+    ]
+    assert alert_lines(login(client, identifier, STRONG_PASSWORD)) == [MSG_LOCKED]
+
+
+def test_the_lock_duration_told_is_the_configured_one(app, client, make_user):
+    app.config["IDP_LOCKOUT_MINUTES"] = 45
+    make_user()
+    for _ in range(2):
+        login(client, "jdupont", WRONG)
+    assert "verrouillé pendant 45 minutes" in alert_lines(login(client, "jdupont", WRONG))[1]
 
 
 def test_right_password_while_locked_gets_the_lock_message(client, make_user, audit_rows):
