@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from idp import audit
+from idp.auth import device
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
@@ -209,7 +210,7 @@ def finish(flow: LoginFlow, now: datetime):
     session.clear()
     session["sid"] = token
     commit()
-    return redirect(flow.next_url or url_for("auth.home"), 303)
+    return device.remember(redirect(flow.next_url or url_for("auth.home"), 303), user.login)
 
 
 def _end_replaced(previous: str | None, now: datetime) -> None:

@@ -18,6 +18,7 @@ from idp import mail
 from idp.database import commit
 from idp.extensions import db
 from idp.models import User
+from idp.security import devices
 from idp.security import lockout
 from idp.security import passwords
 from idp.security import sessions
@@ -125,29 +126,62 @@ class _Stored:
         return self.provisional_expires_at is None or self.provisional_expires_at > now
 
 
-def authenticate(identifier: str, password: str, now: datetime) -> Authenticated:
-    """Check a login attempt; commits the reservation before the hash check."""
+@dataclass(frozen=True)
+class _Counter:
+    """Whose failures an attempt counts against: the account (``user``), or a
+    ``login_throttles`` row under ``key`` (an unknown identifier, or a known device)."""
+
+    user: User | None
+    key: str
+    is_device: bool = False
+
+
+def _counter_for(user: User | None, login: str, device_nonce: str | None,
+                 now: datetime) -> _Counter:
+    """A known device counts apart from the account (OWASP device cookies)."""
+    if device_nonce is not None and user is not None:
+        counter = _Counter(None, devices.counter_key(device_nonce), is_device=True)
+    elif user is not None:
+        return _Counter(user, keyed_hash("login-throttle", login))
+    else:
+        counter = _Counter(None, keyed_hash("login-throttle", login))
+    lockout.ensure_throttle_row(counter.key, now)
+    return counter
+
+
+def authenticate(identifier: str, password: str, now: datetime,
+                 device_nonce: str | None = None) -> Authenticated:
+    """Check a login attempt; commits the reservation before the hash check.
+
+    ``device_nonce``: that of a valid device cookie naming this identifier, if any.
+    """
     config = current_app.config
+    threshold = config["IDP_LOCKOUT_THRESHOLD"]
     login = normalise_login(identifier)
     user = find_user(login)
-    throttle_key = keyed_hash("login-throttle", login)
-    if user is None:
-        lockout.ensure_throttle_row(throttle_key, now)
+    counter = _counter_for(user, login, device_nonce, now)
     rank = lockout.reserve_attempt(
-        user, throttle_key, now, config["IDP_LOCKOUT_THRESHOLD"], config["IDP_LOCKOUT_MINUTES"]
+        counter.user, counter.key, now, threshold, config["IDP_LOCKOUT_MINUTES"]
     )
     stored = _Stored.of(user)
     # Visible to every other process before the slow check (SPEC 5).
     db.session.commit()
     if rank is None:
-        return _while_locked(user, stored, login, throttle_key, password, now)
+        return _while_locked(user, stored, login, counter, password, now)
     matched = _check_password(stored, password, now)
     if matched is None:
-        _register_failure(user, login, rank, config["IDP_LOCKOUT_THRESHOLD"])
-        raise InvalidCredentials(remaining=max(config["IDP_LOCKOUT_THRESHOLD"] - rank, 0))
+        _register_failure(user, login, counter, rank, threshold)
+        raise InvalidCredentials(remaining=max(threshold - rank, 0))
+    return _accept(user, stored, counter, matched, password, now)
+
+
+def _accept(user: User, stored: _Stored, counter: _Counter, matched: str, password: str,
+            now: datetime) -> Authenticated:
+    """A secret matched: restart the count, then what the login state machine needs."""
+    # Hash before the first write: SQLite holds its write lock from there to the commit.
     rehashed = (passwords.hash_password(password) if matched == "password"
                 and passwords.needs_rehash(stored.password_hash) else None)
-    lockout.clear_attempts(user, throttle_key)
+    lockout.clear_attempts(counter.user, counter.key)
     if rehashed:
         user.password_hash = rehashed
     if matched == "provisional-expired":
@@ -161,14 +195,14 @@ def authenticate(identifier: str, password: str, now: datetime) -> Authenticated
     return Authenticated(user, reason, first_connection)
 
 
-def _while_locked(user, stored, login, throttle_key, password, now) -> Authenticated:
+def _while_locked(user, stored, login, counter: _Counter, password, now) -> Authenticated:
     """During a lock only a reset's provisional password opens the account (SPEC 1.2)."""
     usable = stored is not None and stored.is_active and stored.provisional_valid(now)
     # The chosen password is not checked during a lock, but the two verifications
     # are spent as at any other attempt, so the lock's timing says nothing either.
     passwords.dummy_verify()
     if passwords.verify_password(stored.provisional_hash if usable else None, password):
-        lockout.clear_attempts(user, throttle_key)
+        lockout.clear_attempts(counter.user, counter.key)
         first_connection = user.password_hash is None
         _consume_provisional(user, now)
         return Authenticated(user, "provisional", first_connection)
@@ -188,6 +222,7 @@ def _consume_provisional(user: User, now: datetime) -> None:
     """
     user.password_hash = None
     user.provisional_expires_at = now
+    lockout.clear_attempts(user, "")
     ended = sessions.end_all_sessions(user.id, now)
     # Ending the sessions also revokes their refresh tokens (sessions.SESSION_ENDED_HOOKS).
     audit.record("password.provisional_used", outcome="success", user=user,
@@ -222,12 +257,14 @@ def _password_change_reason(user: User, matched: str, now: datetime) -> str | No
     return None
 
 
-def _register_failure(user: User | None, login: str, rank: int, threshold: int) -> None:
+def _register_failure(user: User | None, login: str, counter: _Counter, rank: int,
+                      threshold: int) -> None:
     recorded = recorded_login(user, login)
     audit.record("login.failure", outcome="failure", user=user, login=recorded,
                  reason="credentials")
     if rank >= threshold:
-        audit.record("account.locked", outcome="info", user=user, login=recorded)
+        audit.record("account.locked", outcome="info", user=user, login=recorded,
+                     **({"scope": "device"} if counter.is_device else {}))
         if user is not None:
             mail.send_later(mail.compose(
                 user.email, "account_locked", user=user,
