@@ -49,9 +49,9 @@ def pending_steps(user, password_change_reason: str | None,
                   is_first_connection: bool) -> list[str]:
     """The steps a user must go through before holding a session, in the guide's order.
 
-    A first connection (no chosen password yet) goes through all of them; a
-    reset through the password change only, plus the secret question when the
-    Assistance cleared it (SPEC 1.1, 1.2, 1.3).
+    A first connection not complete yet goes through every step not done yet,
+    the captcha included; a reset through the password change only, plus the
+    secret question when the Assistance cleared it (SPEC 1.1, 1.2, 1.3).
     """
     steps = set()
     if password_change_reason is not None:

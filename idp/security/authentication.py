@@ -91,7 +91,7 @@ class Authenticated:
     user: User
     # "provisional" or "expired" when the password must be changed first.
     password_change_reason: str | None
-    # No password chosen yet: the whole first connection is to do (SPEC 1.1).
+    # The first connection is not complete: its steps not done yet are asked (SPEC 1.1).
     is_first_connection: bool = False
 
 
@@ -188,7 +188,7 @@ def _accept(user: User, stored: _Stored, counter: _Counter, matched: str, passwo
         audit.record("login.failure", outcome="failure", user=user, reason="provisional_expired")
         db.session.commit()
         raise ProvisionalExpired()
-    first_connection = user.password_hash is None
+    first_connection = user.first_connection_completed_at is None
     reason = _password_change_reason(user, matched, now)
     if matched == "provisional":
         _consume_provisional(user, now)
@@ -203,7 +203,7 @@ def _while_locked(user, stored, login, counter: _Counter, password, now) -> Auth
     passwords.dummy_verify()
     if passwords.verify_password(stored.provisional_hash if usable else None, password):
         lockout.clear_attempts(counter.user, counter.key)
-        first_connection = user.password_hash is None
+        first_connection = user.first_connection_completed_at is None
         _consume_provisional(user, now)
         return Authenticated(user, "provisional", first_connection)
     audit.record("login.failure", outcome="failure", user=user, login=recorded_login(user, login),
@@ -213,15 +213,15 @@ def _while_locked(user, stored, login, counter: _Counter, password, now) -> Auth
 
 
 def _consume_provisional(user: User, now: datetime) -> None:
-    """A provisional password works once (SPEC 1.2, 3.4).
+    """A provisional password's use ends the old password (SPEC 1.2, 3.4).
 
-    Its first use ends the old password, lifts the lock (already cleared above)
-    and ends the user's other sessions, so that whoever held the old password
-    is out. The hash is kept until the new password is set, only so the
-    policy can refuse it as the new one; it no longer opens anything.
+    It lifts the lock and ends the user's other sessions, so that whoever held
+    the old password is out. The provisional password itself keeps working,
+    until its expiry, as long as no personal password has been chosen, so that
+    an interrupted procedure can start again with it; choosing one
+    (``idp.security.password_change.set_password``) ends it.
     """
     user.password_hash = None
-    user.provisional_expires_at = now
     lockout.clear_attempts(user, "")
     ended = sessions.end_all_sessions(user.id, now)
     # Ending the sessions also revokes their refresh tokens (sessions.SESSION_ENDED_HOOKS).
