@@ -20,6 +20,7 @@ from flask import redirect
 from flask import request
 from flask import session
 from flask import url_for
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -92,9 +93,27 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+# What a flow forgets when it ends: the password probe is useless afterwards.
+ENDED = {"password_probe": None, "password_length": None}
+
+
+def _end_replaced_flows(user_id: int, now: datetime) -> None:
+    """A new login replaces the user's flows still open (abandoned in this browser or
+    another) and the one this browser held: they end, and forget their probe."""
+    previous = session.get("flow")
+    replaced = LoginFlow.user_id == user_id
+    if isinstance(previous, str):
+        replaced = or_(replaced, LoginFlow.id_hash == token_hash(previous))
+    db.session.execute(
+        update(LoginFlow).where(replaced, LoginFlow.consumed_at.is_(None))
+        .values(consumed_at=now, **ENDED).execution_options(synchronize_session=False)
+    )
+
+
 def begin(result, next_url: str | None, now: datetime):
     """Start the steps after a correct password (an ``Authenticated``); the response."""
     user = result.user
+    _end_replaced_flows(user.id, now)
     token = secrets.token_urlsafe(32)
     flow = LoginFlow(
         id_hash=token_hash(token),
@@ -167,6 +186,8 @@ def step_required(step: str):
 def complete_step(flow: LoginFlow, step: str, now: datetime):
     """Mark ``step`` done and send the user to the next step, or open the session."""
     remaining = [s for s in flow.pending_steps if s != step]
+    # The probe serves the secret question step only.
+    forget = ENDED if "secret_question" not in remaining else {}
     result = db.session.execute(
         update(LoginFlow)
         .where(
@@ -174,7 +195,7 @@ def complete_step(flow: LoginFlow, step: str, now: datetime):
             LoginFlow.version == flow.version,
             LoginFlow.consumed_at.is_(None),
         )
-        .values(pending_steps=remaining, version=LoginFlow.version + 1)
+        .values(pending_steps=remaining, version=LoginFlow.version + 1, **forget)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -193,7 +214,7 @@ def finish(flow: LoginFlow, now: datetime):
     result = db.session.execute(
         update(LoginFlow)
         .where(LoginFlow.id_hash == flow.id_hash, LoginFlow.consumed_at.is_(None))
-        .values(consumed_at=now)
+        .values(consumed_at=now, **ENDED)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:

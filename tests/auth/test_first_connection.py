@@ -18,6 +18,7 @@ from sqlalchemy import select
 from idp.database import commit
 from idp.extensions import db
 from idp.models import Challenge
+from idp.models import LoginFlow
 from idp.models import PasswordHistory
 from idp.security import challenges
 from idp.security import passwords
@@ -427,3 +428,38 @@ def test_no_secret_in_the_audit_trail(client, newcomer, audit_rows, captcha_text
     dump = json.dumps([[r.event, r.login, r.details] for r in audit_rows()])
     for secret in (PROVISIONAL, STRONG_PASSWORD, "Rantanplan", "rantanplan", text):
         assert secret not in dump
+
+
+def flow_probes() -> list[tuple]:
+    db.session.expire_all()
+    return db.session.execute(
+        select(LoginFlow.password_probe, LoginFlow.password_length, LoginFlow.consumed_at)
+    ).all()
+
+
+def test_the_password_probe_is_kept_only_while_the_flow_needs_it(client, newcomer,
+                                                                  captcha_texts):
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    [(probe, length, _consumed)] = flow_probes()
+    # The secret question step refuses an answer containing the new password.
+    assert probe
+    assert length
+    set_secret(client)
+    client.get("/first-connection/captcha")
+    assert answer_captcha(client, captcha_texts[-1]).headers["Location"] == "/"
+    assert [(probe, length) for probe, length, _ in flow_probes()] == [(None, None)]
+
+
+def test_a_replaced_flow_loses_its_probe(app, client, newcomer):
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    # Abandoned at the secret question; a new login (here or elsewhere) replaces it.
+    assert login(app.test_client(), "newbie", STRONG_PASSWORD).status_code == 303
+    rows = flow_probes()
+    assert len(rows) == 2
+    assert all(probe is None and length is None for probe, length, _ in rows)
+    abandoned = [row for row in rows if row.consumed_at is not None]
+    assert len(abandoned) == 1
+    # The abandoned browser is sent back to the login page.
+    assert client.get("/first-connection/secret-question").headers["Location"] == "/login"
