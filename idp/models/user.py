@@ -162,10 +162,11 @@ class PasswordHistory(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Failure counter for identifiers that match no account.
+    """Failure counter for identifiers that match no account, and for known devices.
 
     Keyed by a keyed hash of the normalised identifier, so that an unknown
-    identifier locks exactly like a known one without storing what was typed.
+    identifier locks exactly like a known one without storing what was typed;
+    or by a keyed hash of a device cookie's nonce (``idp.security.devices``).
     """
 
     __tablename__ = "login_throttles"

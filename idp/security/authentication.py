@@ -1,8 +1,14 @@
 """The password check of the login page, with the lockout (SPEC 1.4).
 
 ``authenticate()`` raises ``InvalidCredentials`` (the one message for unknown
-identifiers, wrong passwords and deactivated accounts), ``AccountLocked`` or
-``ProvisionalExpired``, or returns what the login state machine needs.
+identifiers, wrong passwords and deactivated accounts, with the tries left),
+``AccountLocked`` or ``ProvisionalExpired``, or returns what the login state
+machine needs.
+
+Failures count against the account, or against a ``login_throttles`` row: an
+unknown identifier's, or a known device's when the browser presents a device
+cookie naming this login (``idp.security.devices``), so that failures made
+elsewhere never lock its owner out.
 """
 
 from __future__ import annotations
