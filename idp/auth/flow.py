@@ -52,7 +52,7 @@ def pending_steps(user, password_change_reason: str | None,
 
     A first connection not complete yet goes through every step not done yet,
     the captcha included; a reset through the password change only, plus the
-    secret question when the Assistance cleared it (SPEC 1.1, 1.2, 1.3).
+    secret question when the Assistance cleared it (the agency's procedure sheet).
     """
     steps = set()
     if password_change_reason is not None:

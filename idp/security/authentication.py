@@ -97,7 +97,7 @@ class Authenticated:
     user: User
     # "provisional" or "expired" when the password must be changed first.
     password_change_reason: str | None
-    # The first connection is not complete: its steps not done yet are asked (SPEC 1.1).
+    # The first connection is not complete: its steps not done yet are asked again.
     is_first_connection: bool = False
 
 
@@ -219,7 +219,7 @@ def _while_locked(user, stored, login, counter: _Counter, password, now) -> Auth
 
 
 def _consume_provisional(user: User, now: datetime) -> None:
-    """A provisional password's use ends the old password (SPEC 1.2, 3.4).
+    """A provisional password's use ends the old password.
 
     It lifts the lock and ends the user's other sessions, so that whoever held
     the old password is out. The provisional password itself keeps working,

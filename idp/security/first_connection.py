@@ -1,4 +1,4 @@
-"""The first connection's completion (SPEC 1.1).
+"""The first connection's completion (the agency's procedure sheet).
 
 It is complete only once its four steps have been done, each once: the
 provisional password used, a personal password chosen, the secret question
