@@ -19,6 +19,7 @@ def test_change_password_asks_the_current_one(app, client, make_user, mailbox, a
         "current_password": "not-the-password", "new_password": OTHER_STRONG_PASSWORD,
         "confirmation": OTHER_STRONG_PASSWORD})
     assert "Le couple identifiant/ mot de passe est incorrecte" in wrong.text
+    assert "Il vous reste 2 essais." in wrong.text
     assert reload(user).failed_attempts == 1  # counts toward the lockout
     weak = post_form(client, "/account/password", {
         "current_password": STRONG_PASSWORD, "new_password": "motdepasse2024",
