@@ -81,6 +81,7 @@ def _set_chosen_password(user: User, password_hash: str, changed_at: datetime) -
     user.is_active = True
     user.secret_question = DEMO_QUESTION
     user.secret_answer_hash = passwords.hash_password(DEMO_ANSWER)
+    user.first_connection_completed_at = changed_at
 
 
 def seed_accounts(now: datetime) -> list[SeededAccount]:
@@ -105,6 +106,7 @@ def seed_accounts(now: datetime) -> list[SeededAccount]:
         newcomer = _ensure_user("demo.nouveau", "Nina", "Lefebvre", ("bonuseco",), now)
     else:
         newcomer.password_hash = newcomer.secret_answer_hash = newcomer.secret_question = None
+        newcomer.first_connection_completed_at = None
         services.resend_welcome(newcomer, actor="demo", reason="demo seed", now=now)
     seeded.append(SeededAccount("demo.nouveau", "première connexion à faire",
                                 "(voir les mails dans instance/outbox/)"))
@@ -126,7 +128,8 @@ def seed_bench_users(count: int, now: datetime) -> int:
          "given_name": "Banc", "family_name": f"Essai {n:05d}", "password_hash": shared_hash,
          "password_changed_at": now, "subject": f"bench-sub-{n:05d}",
          "secret_question": DEMO_QUESTION, "secret_answer_hash": answer_hash,
-         "is_provisional": False, "failed_attempts": 0, "is_active": True, "created_at": now}
+         "is_provisional": False, "failed_attempts": 0, "is_active": True, "created_at": now,
+         "first_connection_completed_at": now}
         for n in range(existing + 1, count + 1)
     ]
     for start in range(0, len(rows), 2000):

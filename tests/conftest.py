@@ -291,6 +291,7 @@ def make_user(app):
             # An account in use has done its first connection: its secrets are set.
             user.secret_question = SECRET_QUESTION
             user.secret_answer_hash = passwords.hash_password(normalise_answer(SECRET_ANSWER))
+            user.first_connection_completed_at = user.password_changed_at
         else:
             user.provisional_hash = passwords.hash_password(provisional)
         for name, value in columns.items():

@@ -36,7 +36,7 @@ def _check_current(form, user, now) -> bool:
     try:
         authenticate(user.login, form.current_password.data, now)
     except LoginRefused as refusal:
-        form.current_password.errors = [refusal.message]
+        form.current_password.errors = [refusal.message, *filter(None, [refusal.detail])]
         return False
     commit()  # the right password clears the failure counter, whatever follows
     return True

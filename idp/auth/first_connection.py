@@ -23,6 +23,7 @@ from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import limiter
 from idp.security import challenges
+from idp.security import first_connection
 from idp.security import secrets
 
 MSG_CAPTCHA_WRONG = (
@@ -82,7 +83,7 @@ def first_connection_captcha(login_flow):
             error = MSG_CAPTCHA_WRONG
         else:
             audit.record("captcha.passed", outcome="success", user=login_flow.user)
-            audit.record("first_connection.completed", outcome="success", user=login_flow.user)
+            first_connection.record_completion(login_flow.user, now)
             return flow.complete_step(login_flow, "captcha", now)
     challenges.current_or_new_captcha(login_flow.id_hash, now)
     commit()

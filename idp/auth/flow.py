@@ -20,10 +20,12 @@ from flask import redirect
 from flask import request
 from flask import session
 from flask import url_for
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
 from idp import audit
+from idp.auth import device
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
@@ -48,9 +50,9 @@ def pending_steps(user, password_change_reason: str | None,
                   is_first_connection: bool) -> list[str]:
     """The steps a user must go through before holding a session, in the guide's order.
 
-    A first connection (no chosen password yet) goes through all of them; a
-    reset through the password change only, plus the secret question when the
-    Assistance cleared it (SPEC 1.1, 1.2, 1.3).
+    A first connection not complete yet goes through every step not done yet,
+    the captcha included; a reset through the password change only, plus the
+    secret question when the Assistance cleared it (the agency's procedure sheet).
     """
     steps = set()
     if password_change_reason is not None:
@@ -91,9 +93,27 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+# What a flow forgets when it ends: the password probe is useless afterwards.
+ENDED = {"password_probe": None, "password_length": None}
+
+
+def _end_replaced_flows(user_id: int, now: datetime) -> None:
+    """A new login replaces the user's flows still open (abandoned in this browser or
+    another) and the one this browser held: they end, and forget their probe."""
+    previous = session.get("flow")
+    replaced = LoginFlow.user_id == user_id
+    if isinstance(previous, str):
+        replaced = or_(replaced, LoginFlow.id_hash == token_hash(previous))
+    db.session.execute(
+        update(LoginFlow).where(replaced, LoginFlow.consumed_at.is_(None))
+        .values(consumed_at=now, **ENDED).execution_options(synchronize_session=False)
+    )
+
+
 def begin(result, next_url: str | None, now: datetime):
     """Start the steps after a correct password (an ``Authenticated``); the response."""
     user = result.user
+    _end_replaced_flows(user.id, now)
     token = secrets.token_urlsafe(32)
     flow = LoginFlow(
         id_hash=token_hash(token),
@@ -166,6 +186,8 @@ def step_required(step: str):
 def complete_step(flow: LoginFlow, step: str, now: datetime):
     """Mark ``step`` done and send the user to the next step, or open the session."""
     remaining = [s for s in flow.pending_steps if s != step]
+    # The probe serves the secret question step only.
+    forget = ENDED if "secret_question" not in remaining else {}
     result = db.session.execute(
         update(LoginFlow)
         .where(
@@ -173,7 +195,7 @@ def complete_step(flow: LoginFlow, step: str, now: datetime):
             LoginFlow.version == flow.version,
             LoginFlow.consumed_at.is_(None),
         )
-        .values(pending_steps=remaining, version=LoginFlow.version + 1)
+        .values(pending_steps=remaining, version=LoginFlow.version + 1, **forget)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -192,7 +214,7 @@ def finish(flow: LoginFlow, now: datetime):
     result = db.session.execute(
         update(LoginFlow)
         .where(LoginFlow.id_hash == flow.id_hash, LoginFlow.consumed_at.is_(None))
-        .values(consumed_at=now)
+        .values(consumed_at=now, **ENDED)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -209,7 +231,7 @@ def finish(flow: LoginFlow, now: datetime):
     session.clear()
     session["sid"] = token
     commit()
-    return redirect(flow.next_url or url_for("auth.home"), 303)
+    return device.remember(redirect(flow.next_url or url_for("auth.home"), 303), user.login)
 
 
 def _end_replaced(previous: str | None, now: datetime) -> None:

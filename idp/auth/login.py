@@ -1,25 +1,44 @@
 """The login page (SPEC 1.4, 3.5): identifier, password, lockout, then the steps."""
 
 from flask import current_app
+from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
 
 from idp.auth import bp
+from idp.auth import device
 from idp.auth import flow
 from idp.auth.current import current_session
 from idp.auth.forms import LoginForm
 from idp.clock import utcnow
 from idp.extensions import limiter
+from idp.security import devices
 from idp.security.authentication import LoginRefused
 from idp.security.authentication import authenticate
 from idp.security.identifiers import normalise_login
+from idp.security.keyed_hash import keyed_identifier
 
 
 def _identifier_key() -> str:
-    """Rate-limit key of the identifier typed (normalised like the account key)."""
-    return "login-id:" + normalise_login(request.form.get("identifier", ""))
+    """Rate-limit key of the identifier typed (normalised like the account key).
+
+    A browser whose device cookie vouches for the identifier counts apart, so
+    that failures made elsewhere do not hold it back (OWASP device cookies).
+    Keyed hashes: the limiter logs and stores its keys, and what was typed may
+    be a password in the wrong field.
+    """
+    identifier = request.form.get("identifier", "")
+    nonce = device.trusted_nonce(identifier)
+    if nonce is not None:
+        return "login-device:" + devices.counter_key(nonce)
+    return "login-id:" + keyed_identifier(normalise_login(identifier))
+
+
+def _was_refused(_response) -> bool:
+    """Only refused attempts count toward the per-identifier limit, never successes."""
+    return bool(g.get("login_refused"))
 
 
 def _ip_limit() -> str:
@@ -32,7 +51,8 @@ def _identifier_limit() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_ip_limit, methods=["POST"])
-@limiter.limit(_identifier_limit, key_func=_identifier_key, methods=["POST"])
+@limiter.limit(_identifier_limit, key_func=_identifier_key, methods=["POST"],
+               deduct_when=_was_refused)
 def login():
     """Show the login form and check the password."""
     form = LoginForm()
@@ -46,8 +66,11 @@ def login():
         return render_template("auth/login/login.html", form=form), 200
     now = utcnow()
     try:
-        result = authenticate(form.identifier.data, form.password.data, now)
+        result = authenticate(form.identifier.data, form.password.data, now,
+                              device_nonce=device.trusted_nonce(form.identifier.data))
     except LoginRefused as refusal:
+        g.login_refused = True
         form.password.data = ""
-        return render_template("auth/login/login.html", form=form, error=refusal.message)
+        return render_template("auth/login/login.html", form=form, error=refusal.message,
+                               error_detail=refusal.detail)
     return flow.begin(result, form.next.data, now)

@@ -1,5 +1,6 @@
 """The password change step (SPEC 1.1 step 2, 1.4 expired password, SPEC 4 policy)."""
 
+from flask import g
 from flask import jsonify
 from flask import render_template
 from flask import request
@@ -20,9 +21,26 @@ MSG_PROVISIONAL = (
     "votre mot de passe personnel."
 )
 STRENGTH_LABELS = ("Très faible", "Faible", "Moyen", "Fort", "Très fort")
+# Every post, per address; refused passwords, per account: each check of the policy
+# costs several argon2 verifications (history, provisional password) and zxcvbn.
+LIMIT_PER_ADDRESS = "20/minute;200/hour"
+LIMIT_REFUSALS_PER_ACCOUNT = "5/minute;30/hour"
+
+
+def _account_key() -> str:
+    """Rate-limit key of the account whose login flow is at this step."""
+    login_flow = flow.current_flow(utcnow())
+    return f"password-change:{login_flow.user_id if login_flow else 'none'}"
+
+
+def _was_refused(_response) -> bool:
+    return bool(g.get("password_refused"))
 
 
 @bp.route("/password-change", methods=["GET", "POST"])
+@limiter.limit(LIMIT_PER_ADDRESS, methods=["POST"])
+@limiter.limit(LIMIT_REFUSALS_PER_ACCOUNT, key_func=_account_key, methods=["POST"],
+               deduct_when=_was_refused)
 @flow.step_required("password_change")
 def password_change(login_flow):
     """Ask for the new password until the policy accepts it."""
@@ -35,6 +53,7 @@ def password_change(login_flow):
             set_password(login_flow.user, form.new_password.data, now,
                          reason=login_flow.password_change_reason or "flow")
         except passwords.PasswordRejected as rejection:
+            g.password_refused = True
             form.new_password.errors = [str(rejection)]
         else:
             if "secret_question" in login_flow.pending_steps:

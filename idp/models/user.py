@@ -95,6 +95,10 @@ class User(db.Model):
     # False: deactivated by the agency, no login at all.
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the first connection was completed: provisional password used, password
+    # changed, secret question set and captcha passed, each once. NULL: the next
+    # login asks again every step not done yet, the captcha included.
+    first_connection_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Wrong secret answers in the forgotten-password procedure since
     # reset_failures_since (SPEC 1.2: 3 in 24 hours stop the mails for 24 hours).
     reset_failures: Mapped[int] = mapped_column(default=0)
@@ -158,10 +162,11 @@ class PasswordHistory(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Failure counter for identifiers that match no account.
+    """Failure counter for identifiers that match no account, and for known devices.
 
     Keyed by a keyed hash of the normalised identifier, so that an unknown
-    identifier locks exactly like a known one without storing what was typed.
+    identifier locks exactly like a known one without storing what was typed;
+    or by a keyed hash of a device cookie's nonce (``idp.security.devices``).
     """
 
     __tablename__ = "login_throttles"

@@ -15,3 +15,13 @@ def keyed_hash(purpose: str, value: str) -> str:
 def token_hash(token: str) -> str:
     """Plain SHA-256 of a high-entropy random token (session and flow ids)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def keyed_identifier(login: str) -> str:
+    """How an identifier that names no account is recorded (audit, rate-limit keys).
+
+    What was typed may be a password in the wrong field: only a keyed hash of it
+    is kept, enough to see the same identifier tried again, never its text
+    (OWASP Logging Cheat Sheet, « Data to exclude »).
+    """
+    return "hmac:" + keyed_hash("unknown-identifier", login)[:32]

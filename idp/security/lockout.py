@@ -9,7 +9,8 @@ hash before the lock (SPEC 5, SECURITY-CHECKLIST LOGIN-04/05). A success
 clears the counter and the lock.
 
 The same rules apply to ``users`` rows and to ``login_throttles`` rows (keyed
-hash of an unknown identifier), so unknown identifiers lock identically.
+hash of an unknown identifier, so unknown identifiers lock identically; or of a
+known device's nonce, so a device locks on its own failures only).
 """
 
 from __future__ import annotations

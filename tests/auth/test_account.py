@@ -19,6 +19,7 @@ def test_change_password_asks_the_current_one(app, client, make_user, mailbox, a
         "current_password": "not-the-password", "new_password": OTHER_STRONG_PASSWORD,
         "confirmation": OTHER_STRONG_PASSWORD})
     assert "Le couple identifiant/ mot de passe est incorrecte" in wrong.text
+    assert "Il vous reste 2 essais." in wrong.text
     assert reload(user).failed_attempts == 1  # counts toward the lockout
     weak = post_form(client, "/account/password", {
         "current_password": STRONG_PASSWORD, "new_password": "motdepasse2024",
@@ -39,7 +40,10 @@ def test_change_password_asks_the_current_one(app, client, make_user, mailbox, a
     assert other_browser.get("/").status_code == 303
     assert any("mot de passe a été changé" in m["Subject"] for m in mailbox.to(user.email))
     assert audit_rows("password.changed")[-1].details["reason"] == "self-service"
-    client.post("/logout")
+    # The browser that changed its password keeps its session until it logs out.
+    assert client.get("/").status_code == 200
+    assert post_form(client, "/logout", {}).status_code == 200
+    assert client.get("/").status_code == 303
     assert login(app.test_client(), "jdupont", OTHER_STRONG_PASSWORD).headers["Location"] == "/"
 
 

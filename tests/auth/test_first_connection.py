@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC
@@ -14,10 +15,13 @@ from captcha.audio import AudioCaptcha
 from sqlalchemy import func
 from sqlalchemy import select
 
+from idp.database import commit
 from idp.extensions import db
 from idp.models import Challenge
+from idp.models import LoginFlow
 from idp.models import PasswordHistory
 from idp.security import challenges
+from idp.security import passwords
 from idp.security import secrets
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
@@ -176,11 +180,119 @@ def test_provisional_password_expires(client, newcomer):
     assert "a expiré" in response.text
 
 
-def test_provisional_password_works_once(app, client, newcomer):
+MSG_INVALID = "Le couple identifiant/ mot de passe est incorrecte"
+MSG_NOT_PROVISIONAL = "Le nouveau mot de passe doit être différent du mot de passe provisoire."
+STEPS = {"/password-change", "/first-connection/secret-question", "/first-connection/captcha"}
+
+
+def has_session(client) -> bool:
+    return client.get("/").status_code == 200
+
+
+def test_first_02_provisional_password_expires_at_the_configured_hour(app, make_user):
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        make_user("newbie", provisional=PROVISIONAL,
+                  provisional_expires_at=start + timedelta(hours=72))
+        # Used once, then interrupted: it keeps working until its expiry...
+        assert login(app.test_client(), "newbie", PROVISIONAL).headers["Location"] == (
+            "/password-change")
+    with time_machine.travel(start + timedelta(hours=72, seconds=-1), tick=False):
+        assert login(app.test_client(), "newbie", PROVISIONAL).headers["Location"] == (
+            "/password-change")
+    with time_machine.travel(start + timedelta(hours=72), tick=False):
+        response = login(app.test_client(), "newbie", PROVISIONAL)
+    assert response.status_code == 200
+    assert "a expiré" in response.text
+
+
+def test_first_03_provisional_password_works_until_a_personal_one_is_chosen(app, client,
+                                                                             newcomer):
     login(client, "newbie", PROVISIONAL)
-    again = login(app.test_client(), "newbie", PROVISIONAL)
-    assert again.status_code == 200
-    assert "a expiré" in again.text
+    # Interrupted before choosing: the provisional password starts it again, anywhere.
+    again = app.test_client()
+    assert login(again, "newbie", PROVISIONAL).headers["Location"] == "/password-change"
+    assert change_password(again).headers["Location"] == "/first-connection/secret-question"
+    # A personal password is chosen: from then on the provisional password opens nothing.
+    third = app.test_client()
+    response = login(third, "newbie", PROVISIONAL)
+    assert response.status_code == 200
+    assert MSG_INVALID in html.unescape(response.text)
+    assert not has_session(third)
+
+
+def test_first_03_provisional_password_is_refused_as_the_new_one(client, newcomer):
+    login(client, "newbie", PROVISIONAL)
+    response = change_password(client, PROVISIONAL)
+    assert response.status_code == 200
+    assert MSG_NOT_PROVISIONAL in html.unescape(response.text)
+    assert reload(newcomer).password_hash is None
+
+
+def test_first_04_interrupted_after_the_new_password_asks_the_rest_captcha_included(
+    app, client, newcomer, captcha_texts, audit_rows
+):
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    # Browser closed; the new password is now the way in, and every step left is asked.
+    later = app.test_client()
+    assert login(later, "newbie", PROVISIONAL).status_code == 200
+    assert login(later, "newbie", STRONG_PASSWORD).headers["Location"] == (
+        "/first-connection/secret-question")
+    assert not has_session(later)
+    assert set_secret(later).headers["Location"] == "/first-connection/captcha"
+    assert not has_session(later)
+    assert reload(newcomer).first_connection_completed_at is None
+    later.get("/first-connection/captcha")
+    assert answer_captcha(later, captcha_texts[-1]).headers["Location"] == "/"
+    assert has_session(later)
+    assert reload(newcomer).first_connection_completed_at is not None
+    assert len(audit_rows("first_connection.completed")) == 1
+
+
+def test_first_04_interrupted_before_the_captcha_asks_the_captcha_again(
+    app, client, newcomer, captcha_texts
+):
+    reach_captcha(client)
+    later = app.test_client()
+    response = login(later, "newbie", STRONG_PASSWORD)
+    assert response.headers["Location"] == "/first-connection/captcha"
+    assert later.get("/first-connection/secret-question").headers["Location"] == (
+        "/first-connection/captcha")
+    assert not has_session(later)
+    later.get("/first-connection/captcha")
+    assert answer_captcha(later, captcha_texts[-1]).headers["Location"] == "/"
+    assert has_session(later)
+    # Complete: the next login asks nothing more.
+    assert login(app.test_client(), "newbie", STRONG_PASSWORD).headers["Location"] == "/"
+
+
+def test_first_04_interrupted_after_the_provisional_login_starts_from_the_password_change(
+    app, client, newcomer, captcha_texts
+):
+    login(client, "newbie", PROVISIONAL)
+    later = app.test_client()
+    assert login(later, "newbie", PROVISIONAL).headers["Location"] == "/password-change"
+    assert change_password(later).headers["Location"] == "/first-connection/secret-question"
+    assert set_secret(later).headers["Location"] == "/first-connection/captcha"
+    later.get("/first-connection/captcha")
+    assert answer_captcha(later, captcha_texts[-1]).headers["Location"] == "/"
+    assert reload(newcomer).first_connection_completed_at is not None
+
+
+def test_a_reset_after_the_first_connection_asks_only_the_password_change(app, make_user):
+    user = make_user("jdupont")
+    assert user.first_connection_completed_at is not None
+    user.provisional_hash = passwords.hash_password(PROVISIONAL)
+    user.is_provisional = True
+    user.provisional_expires_at = datetime.now(UTC) + timedelta(hours=72)
+    commit()
+    browser = app.test_client()
+    assert login(browser, "jdupont", PROVISIONAL).headers["Location"] == "/password-change"
+    # Interrupted, then started again: still no captcha, the first connection is done.
+    browser = app.test_client()
+    assert login(browser, "jdupont", PROVISIONAL).headers["Location"] == "/password-change"
+    assert change_password(browser, "Autruche-Violon-Cascade-62").headers["Location"] == "/"
 
 
 def test_secret_answer_rules(client, newcomer):
@@ -316,3 +428,38 @@ def test_no_secret_in_the_audit_trail(client, newcomer, audit_rows, captcha_text
     dump = json.dumps([[r.event, r.login, r.details] for r in audit_rows()])
     for secret in (PROVISIONAL, STRONG_PASSWORD, "Rantanplan", "rantanplan", text):
         assert secret not in dump
+
+
+def flow_probes() -> list[tuple]:
+    db.session.expire_all()
+    return db.session.execute(
+        select(LoginFlow.password_probe, LoginFlow.password_length, LoginFlow.consumed_at)
+    ).all()
+
+
+def test_the_password_probe_is_kept_only_while_the_flow_needs_it(client, newcomer,
+                                                                  captcha_texts):
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    [(probe, length, _consumed)] = flow_probes()
+    # The secret question step refuses an answer containing the new password.
+    assert probe
+    assert length
+    set_secret(client)
+    client.get("/first-connection/captcha")
+    assert answer_captcha(client, captcha_texts[-1]).headers["Location"] == "/"
+    assert [(probe, length) for probe, length, _ in flow_probes()] == [(None, None)]
+
+
+def test_a_replaced_flow_loses_its_probe(app, client, newcomer):
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    # Abandoned at the secret question; a new login (here or elsewhere) replaces it.
+    assert login(app.test_client(), "newbie", STRONG_PASSWORD).status_code == 303
+    rows = flow_probes()
+    assert len(rows) == 2
+    assert all(probe is None and length is None for probe, length, _ in rows)
+    abandoned = [row for row in rows if row.consumed_at is not None]
+    assert len(abandoned) == 1
+    # The abandoned browser is sent back to the login page.
+    assert client.get("/first-connection/secret-question").headers["Location"] == "/login"

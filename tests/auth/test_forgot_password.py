@@ -581,10 +581,16 @@ def test_the_old_password_works_until_the_provisional_one_is_used(app, provision
     after = login(app.test_client(), "jdupont", STRONG_PASSWORD)
     assert after.status_code == 200
     assert MSG_INVALID in page_text(after)
-    # Single use: the provisional password does not open a second login.
+    # An interrupted procedure starts again with it, until a personal password is chosen.
     again = app.test_client()
-    assert login(again, "jdupont", provisional).status_code == 200
+    assert login(again, "jdupont", provisional).headers["Location"] == "/password-change"
     assert not has_session(again)
+    post_form(again, "/password-change", {"new_password": NEW_PASSWORD,
+                                          "confirmation": NEW_PASSWORD})
+    assert has_session(again)
+    last = app.test_client()
+    assert login(last, "jdupont", provisional).status_code == 200
+    assert not has_session(last)
 
 
 def test_the_provisional_password_forces_the_password_change(client, user, provisional):

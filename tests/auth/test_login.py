@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -12,6 +15,7 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models import UserSession
+from idp.security.keyed_hash import keyed_identifier
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import login
@@ -113,8 +117,29 @@ def test_unknown_identifier_gets_the_same_message(client, make_user, audit_rows)
     response = login(client, "inconnu", WRONG)
     assert refused_with(response, MSG_INVALID)
     row = last(audit_rows, "login.failure")
-    assert (row.login, row.user_id, row.details) == ("inconnu", None, {"reason": "credentials"})
+    assert (row.user_id, row.details) == (None, {"reason": "credentials"})
+    # Recorded as a keyed hash: the same typing gives the same value, the text never shows.
+    assert row.login == keyed_identifier("inconnu")
+    assert row.login != keyed_identifier("inconnu2")
     assert WRONG not in str(row.details)
+
+
+def test_a_password_typed_as_identifier_is_never_recorded(client, caplog, make_user,
+                                                          audit_rows):
+    """An identifier in clear in the audit only when it names an account (OWASP Logging CS)."""
+    make_user()
+    caplog.set_level(logging.DEBUG)
+    for _ in range(4):
+        login(client, STRONG_PASSWORD, WRONG)
+    login(client, "jdupont", WRONG)
+    rows = audit_rows()
+    dump = json.dumps([[row.login, row.details] for row in rows], ensure_ascii=False)
+    assert STRONG_PASSWORD not in dump
+    assert STRONG_PASSWORD.lower() not in dump
+    assert STRONG_PASSWORD.lower() not in caplog.text
+    assert {row.login for row in rows if row.event == "account.locked"} == {
+        keyed_identifier(STRONG_PASSWORD.lower())}
+    assert rows[-1].login == "jdupont"  # a real account is named in clear
 
 
 def test_third_failure_locks_and_mails_the_owner(client, make_user, audit_rows, mailbox):
@@ -131,6 +156,44 @@ def test_third_failure_locks_and_mails_the_owner(client, make_user, audit_rows, 
     assert "verrouillé pour 20 minutes" in body
     assert "J'ai oublié mon mot de passe" in body
     assert WRONG not in body
+
+
+MSG_NOW_LOCKED = (
+    "Votre compte est maintenant verrouillé pendant 20 minutes. Vous pourrez réessayer "
+    "ensuite, utiliser le lien « J'ai oublié mon mot de passe » ou appeler l'Assistance au "
+    "0 800 74 74 00."
+)
+
+
+def alert_lines(response) -> list[str]:
+    """The lines of the login page's error alert, as a person reads them."""
+    found = re.search(r'<div[^>]*id="login-error"[^>]*>(.*?)</div>', page_text(response), re.S)
+    assert found, "no error alert"
+    return [" ".join(re.sub(r"<[^>]+>", " ", line).split())
+            for line in re.findall(r"<p[^>]*>(.*?)</p>", found.group(1), re.S)]
+
+
+@pytest.mark.parametrize("identifier", ["jdupont", "inconnu"])
+def test_failures_say_how_many_tries_are_left_then_that_the_account_is_locked(
+    client, make_user, identifier
+):
+    make_user()
+    lines = [alert_lines(login(client, identifier, WRONG)) for _ in range(4)]
+    assert lines == [
+        [MSG_INVALID, "Il vous reste 2 essais."],
+        [MSG_INVALID, "Il vous reste 1 essai."],
+        [MSG_INVALID, MSG_NOW_LOCKED],
+        [MSG_LOCKED],
+    ]
+    assert alert_lines(login(client, identifier, STRONG_PASSWORD)) == [MSG_LOCKED]
+
+
+def test_the_lock_duration_told_is_the_configured_one(app, client, make_user):
+    app.config["IDP_LOCKOUT_MINUTES"] = 45
+    make_user()
+    for _ in range(2):
+        login(client, "jdupont", WRONG)
+    assert "verrouillé pendant 45 minutes" in alert_lines(login(client, "jdupont", WRONG))[1]
 
 
 def test_right_password_while_locked_gets_the_lock_message(client, make_user, audit_rows):

@@ -55,12 +55,12 @@ def start_change(client, make_user, **kwargs):
     return user
 
 
-def change(client, new_password: str, confirmation: str | None = None):
-    page = client.get("/password-change")
+def change(client, new_password: str, confirmation: str | None = None, **kwargs):
+    page = client.get("/password-change", **kwargs)
     return client.post("/password-change", data={
         "csrf_token": csrf_token(page.text), "new_password": new_password,
         "confirmation": new_password if confirmation is None else confirmation,
-    })
+    }, **kwargs)
 
 
 def history_count(user) -> int:
@@ -265,3 +265,46 @@ def test_a_step_older_than_thirty_minutes_is_refused(client, make_user, audit_ro
     assert audit_rows("password.changed") == []
     with client.session_transaction() as cookie:
         assert "flow" not in cookie
+
+
+# --- rate limits ------------------------------------------------------------------------
+
+
+def assert_429_page(response) -> None:
+    assert response.status_code == 429
+    text = page_text(response)
+    assert "Trop de tentatives" in text
+    assert "Patientez quelques minutes avant de réessayer." in text
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_refused_passwords_are_limited_per_account(app, client, make_user):
+    make_user(password_changed_at=START - timedelta(days=91))
+    with time_machine.travel(START, tick=False):
+        login(client, "jdupont", STRONG_PASSWORD)
+        for _ in range(5):
+            assert MSG_WEAK in page_text(change(client, "motdepasse2024"))
+        # The account's limit holds in another browser and from another address too.
+        other = app.test_client()
+        address = {"REMOTE_ADDR": "198.51.100.7"}
+        assert login(other, "jdupont", STRONG_PASSWORD, environ_base=address).headers[
+            "Location"] == "/password-change"
+        assert_429_page(change(other, NEW_PASSWORD, environ_base=address))
+    with time_machine.travel(START + timedelta(minutes=1, seconds=1), tick=False):
+        assert change(other, NEW_PASSWORD, environ_base=address).headers["Location"] == "/"
+
+
+def test_password_change_posts_are_limited_per_address(app, make_user):
+    for n in range(3):
+        make_user(f"user{n}", password_changed_at=START - timedelta(days=91))
+    with time_machine.travel(START, tick=False):
+        outcomes = []
+        for n in range(3):
+            browser = app.test_client()
+            assert login(browser, f"user{n}", STRONG_PASSWORD).headers["Location"] == (
+                "/password-change")
+            # Mismatched confirmations cost nothing and count per address only.
+            outcomes += [change(browser, NEW_PASSWORD, "autre").status_code for _ in range(8)]
+        assert outcomes[:20] == [200] * 20
+        assert set(outcomes[20:]) == {429}
+        assert_429_page(change(browser, NEW_PASSWORD))

@@ -60,6 +60,8 @@ def test_wrong_password_shows_the_verbatim_message(page, live_server, make_user)
     page.get_by_label("Identifiant").fill("jdupont")
     page.get_by_label("Mot de passe").fill(STRONG_PASSWORD + "x")
     page.get_by_role("button", name="Se connecter").click()
-    expect(page.get_by_role("alert")).to_have_text(
-        "Le couple identifiant/ mot de passe est incorrecte"
-    )
+    # The verbatim message, then the tries left before the lock.
+    expect(page.get_by_role("alert").locator("p")).to_have_text([
+        "Le couple identifiant/ mot de passe est incorrecte",
+        "Il vous reste 2 essais.",
+    ])
