@@ -13,7 +13,7 @@ from idp.extensions import db
 from tests.conftest import TEST_OVERRIDES
 from tests.conftest import environ_for
 
-BEFORE = "0004_byte_ordered_search"
+BEFORE = "0007_pkce_optional"
 ROWS = {
     # login: (password_hash, password_changed_at, secret_answer_hash, last_login_at)
     "in-use": ("$argon2id$x", "2026-01-02 10:00:00", "$argon2id$a", "2026-02-03 08:00:00"),
@@ -45,7 +45,7 @@ def test_accounts_past_their_first_connection_are_marked_complete(tmp_path, smtp
         with sqlite3.connect(path) as connection:
             for login, values in ROWS.items():
                 _insert(connection, login, values)
-        upgrade(revision="0006_first_connection")
+        upgrade(revision="0008_first_connection")
         db.engine.dispose()
         with closing(sqlite3.connect(path)) as connection:
             marked = dict(connection.execute(

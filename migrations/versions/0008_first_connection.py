@@ -1,7 +1,7 @@
 """first connection completion date on accounts
 
-Revision ID: 0006_first_connection
-Revises: 0004_byte_ordered_search
+Revision ID: 0008_first_connection
+Revises: 0007_pkce_optional
 Create Date: 2026-12-01 04:20:00.000000
 
 The first connection is complete only once its four steps (provisional password
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_first_connection'
-down_revision = '0004_byte_ordered_search'
+revision = '0008_first_connection'
+down_revision = '0007_pkce_optional'
 branch_labels = None
 depends_on = None
 
