@@ -26,11 +26,15 @@ ASSERTION_MAX_LIFETIME = 300
 
 
 def client_secret_basic(query_client, request):
-    """Authlib's client_secret_basic; credentials that are not UTF-8 name no client."""
+    """Authlib's client_secret_basic; unreadable credentials name no client.
+
+    Authlib's parser fails on a scheme without credentials (« Basic » and
+    blanks: ValueError) and on bytes that are not UTF-8 (RFC 7617 2.1:
+    UnicodeDecodeError, a ValueError too). Authlib then answers 401 invalid_client.
+    """
     try:
         return authenticate_client_secret_basic(query_client, request)
-    except UnicodeDecodeError:
-        # RFC 7617 2.1: UTF-8 here. Authlib then answers 401 invalid_client.
+    except ValueError:
         return None
 
 

@@ -178,11 +178,24 @@ def test_unreadable_basic_credentials_are_invalid_client(live_server, module, pa
     assert response.headers["WWW-Authenticate"].startswith("Basic ")
 
 
-def test_nul_in_a_posted_client_id_is_invalid_client(live_server, make_module):
+@pytest.mark.parametrize("path", ["/token", "/revoke", "/introspect"])
+@pytest.mark.parametrize("header", ["Basic ", "Basic \t", "basic  "])
+def test_a_basic_scheme_without_credentials_is_invalid_client(live_server, module, path,
+                                                             header):
+    """RFC 7617 2: « Basic » then blanks carries no credentials: 401 invalid_client."""
+    response = requests.post(live_server.url + path, data={
+        "grant_type": "refresh_token", "refresh_token": "idprt_x", "token": "idprt_x",
+    }, headers={"Authorization": header}, timeout=10)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_nul_in_a_posted_client_id_is_invalid_request(live_server, make_module):
     make_module("poster", auth_method="client_secret_post")
     response = requests.post(live_server.url + "/token", data={
         "grant_type": "refresh_token", "refresh_token": "idprt_x",
         "client_id": "poster\x00", "client_secret": "idpcs_x",
     }, timeout=10)
-    assert response.status_code in (400, 401), response.text
-    assert response.json()["error"] == "invalid_client"
+    # Refused where the request enters, before client authentication (RFC 6749 5.2).
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
