@@ -84,6 +84,8 @@ def _create_private_database(database: str | None) -> None:
     """
     if not database or database == ":memory:" or database.startswith("file:"):
         return
+    if not Path(database).parent.is_dir():
+        return  # SQLite cannot open it either: /readyz reports it, the pages answer 503
     descriptor = create_private_file(Path(database))
     if descriptor is not None:
         os.close(descriptor)
