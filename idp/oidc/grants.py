@@ -36,6 +36,12 @@ from idp.security.keyed_hash import token_hash
 CODE_LIFETIME = timedelta(seconds=60)
 ID_TOKEN_LIFETIME = 600
 NONCE_MAX_LENGTH = 500  # AuthorizationCode.nonce
+# The authorization request's parameters we read (RFC 6749 4.1.1, RFC 7636 4.3,
+# OIDC Core 3.1.2.1, 5.5, 6.1): each at most once (RFC 6749 3.1). Authlib checks
+# response_type, client_id, redirect_uri, scope and state itself.
+SINGLE_PARAMETERS = ("nonce", "code_challenge", "code_challenge_method", "prompt", "max_age",
+                     "id_token_hint", "login_hint", "acr_values", "claims", "response_mode",
+                     "display", "ui_locales", "claims_locales", "request", "request_uri")
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -65,6 +71,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # RFC 6749 Appendix A: no parameter holds a NUL (nor can a PostgreSQL text).
         if any("\x00" in value for value in data.values() if isinstance(value, str)):
             raise InvalidRequestError("A parameter contains a NUL character.")
+        datalist = self.request.payload.datalist
+        for name in SINGLE_PARAMETERS:
+            if len(datalist.get(name, [])) > 1:
+                raise InvalidRequestError(f"Multiple '{name}' in request.")
         if len(data.get("nonce") or "") > NONCE_MAX_LENGTH:
             raise InvalidRequestError("The 'nonce' is too long.")
         max_age = data.get("max_age")

@@ -55,10 +55,14 @@ def no_code(response) -> bool:
 
 
 @pytest.mark.parametrize("name", ["state", "scope", "client_id", "redirect_uri",
-                                  "response_type", "code_challenge"])
+                                  "response_type", "code_challenge", "code_challenge_method",
+                                  "nonce", "prompt", "max_age", "login_hint", "claims"])
 def test_authz_06_a_repeated_parameter_is_refused(signed_in, module, name):
     _verifier, challenge = pkce_pair()
-    params = authorize_params(module.client_id, challenge)
+    optional = {"prompt": "login", "max_age": "60", "login_hint": "jdupont",
+                "claims": '{"id_token": {"acr": null}}'}
+    params = authorize_params(module.client_id, challenge,
+                              **({name: optional[name]} if name in optional else {}))
     url = "/authorize?" + urlencode(params) + "&" + urlencode({name: params[name]})
     response = signed_in.get(url)
     assert no_code(response)
