@@ -198,9 +198,12 @@ def test_authz_10_prompt_login_and_consent_need_one_login(client, users, start):
 # --- AUTHZ-15: re-authentication cannot be waived by the user agent --------------------
 
 
-@pytest.mark.parametrize("demand", [{"prompt": "login"}, {"max_age": "0"}])
-@pytest.mark.parametrize("extra", ["idp_reauth=0", "idp_reauth={now}", "foo=bar",
-                                   "max_age=86400"])
+# A second max_age beside max_age=0 is a repeated parameter: invalid_request (AUTHZ-06).
+@pytest.mark.parametrize(("demand", "extra"), [
+    *[(demand, extra) for demand in ({"prompt": "login"}, {"max_age": "0"})
+      for extra in ("idp_reauth=0", "idp_reauth={now}", "foo=bar", "ui_locales=fr")],
+    ({"prompt": "login"}, "max_age=86400"),
+])
 def test_authz_15_no_added_parameter_waives_the_password(
         client, module, users, start, demand, extra):
     with time_machine.travel(start, tick=False):
