@@ -7,6 +7,7 @@ replay-revoking code redemption, refresh rotation with reuse detection.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import timedelta
@@ -39,6 +40,8 @@ NONCE_MAX_LENGTH = 500  # AuthorizationCode.nonce
 # The authorization request's parameters we read (RFC 6749 4.1.1, RFC 7636 4.3,
 # OIDC Core 3.1.2.1, 5.5, 6.1): each at most once (RFC 6749 3.1). Authlib checks
 # response_type, client_id, redirect_uri, scope and state itself.
+# max_age: a number of seconds (OIDC Core 3.1.2.1), ASCII digits, up to 300 years.
+MAX_AGE = re.compile(r"[0-9]{1,10}")
 SINGLE_PARAMETERS = ("nonce", "code_challenge", "code_challenge_method", "prompt", "max_age",
                      "id_token_hint", "login_hint", "acr_values", "claims", "response_mode",
                      "display", "ui_locales", "claims_locales", "request", "request_uri")
@@ -78,7 +81,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if len(data.get("nonce") or "") > NONCE_MAX_LENGTH:
             raise InvalidRequestError("The 'nonce' is too long.")
         max_age = data.get("max_age")
-        if max_age and not (max_age.isascii() and max_age.isdigit()):
+        if max_age and not MAX_AGE.fullmatch(max_age):
             # OIDC Core 3.1.2.1: a number of seconds (empty: omitted, RFC 6749 3.1).
             raise InvalidRequestError("Invalid 'max_age' parameter.")
         try:
