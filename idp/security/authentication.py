@@ -138,7 +138,8 @@ class _Counter:
     ``login_throttles`` row under ``key`` (an unknown identifier, or a known device)."""
 
     user: User | None
-    key: str
+    # Unused for an account: its counter is its ``users`` row.
+    key: str = ""
     is_device: bool = False
 
 
@@ -148,7 +149,7 @@ def _counter_for(user: User | None, login: str, device_nonce: str | None,
     if device_nonce is not None and user is not None:
         counter = _Counter(None, devices.counter_key(device_nonce), is_device=True)
     elif user is not None:
-        return _Counter(user, keyed_hash("login-throttle", login))
+        return _Counter(user)
     else:
         counter = _Counter(None, keyed_hash("login-throttle", login))
     lockout.ensure_throttle_row(counter.key, now)
