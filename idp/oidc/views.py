@@ -184,10 +184,10 @@ def malformed_authorization():
     not echoed.
     """
     values = request.values
-    client_id, redirect_uri = values.get("client_id", ""), values.get("redirect_uri", "")
-    client = None
-    if client_id and redirect_uri and "\x00" not in client_id + redirect_uri:
-        client = current_server().query_client(client_id)
+    redirect_uri = values.get("redirect_uri")
+    # query_client finds no client for an id holding a NUL (or none at all), and no
+    # registered redirect URI holds one: a tainted or missing value gets our page.
+    client = current_server().query_client(values.get("client_id"))
     if client is None or not client.check_redirect_uri(redirect_uri):
         return _error(InvalidRequestError())
     state = values.get("state")
