@@ -382,3 +382,16 @@ def test_a_provisional_password_on_a_locked_device_lifts_the_devices_lock(app, m
     db.session.refresh(row)
     assert (row.failed_attempts, row.locked_until) == (0, None)
     assert refused("jdupont", WRONG, later, device_nonce=NONCE).remaining == 2
+
+
+def test_a_provisional_password_on_a_known_device_lifts_the_accounts_lock(app, make_user):
+    user = make_user()
+    lock("jdupont", START)
+    give_provisional(user, START)
+    later = START + timedelta(minutes=1)
+    result = authenticate("jdupont", PROVISIONAL, later, device_nonce=NONCE)
+    assert (result.user.id, result.password_change_reason) == (user.id, "provisional")
+    commit()
+    user = reload(user)
+    assert (user.password_hash, user.failed_attempts, user.locked_until) == (None, 0, None)
+    assert refused("jdupont", WRONG, later).remaining == 2
