@@ -11,7 +11,7 @@ DEMO_PORT_2 := 5002
 DSFR := node_modules/@gouvfr/dsfr/dist
 STATIC_DSFR := idp/static/dsfr
 
-.PHONY: install install-test run test test-postgresql test-production lint chromium clean mutation
+.PHONY: install install-test run test test-postgresql test-production lint chromium clean mutation mutation-survivors
 
 VOICES := build/captcha-voices
 
@@ -103,14 +103,25 @@ bench: install $(BENCH_REFERENCE)/node_modules/.stamp
 	$(BIN)/python -m bench.run
 
 # Mutation testing of the security rules (mutmut; [tool.mutmut] in pyproject.toml lists
-# the files). Slow: never part of `make test` or CI. Resumes where it stopped;
-# `.venv/bin/mutmut results` lists the survivors, `mutmut show NAME` one diff.
+# the files). Slow (hours on two cores): never part of `make test` or CI. Resumes where
+# it stopped, across clones too: the verdicts are kept in tests/security/mutation-record.json
+# (tests/security/mutation_record.py). `make mutation-survivors` runs the survivors again
+# after new tests; `.venv/bin/mutmut show NAME` shows one mutant's diff.
 $(VENV)/.stamp-mutation: $(VENV)/.stamp-test pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,mutation]'
 	touch $@
 
+RECORD := $(BIN)/python -m tests.security.mutation_record
+
 mutation: install-test $(VENV)/.stamp-mutation
-	$(BIN)/mutmut run
+	$(RECORD) restore
+	@# An interrupted run (Ctrl-C) still saves the verdicts it reached.
+	trap true INT; $(BIN)/mutmut run; status=$$?; $(RECORD) save; exit $$status
+	$(BIN)/python -m tests.security.mutation_summary
+
+mutation-survivors: install-test $(VENV)/.stamp-mutation
+	$(RECORD) restore
+	trap true INT; $(BIN)/mutmut run $$($(RECORD) survivors); status=$$?; $(RECORD) save; exit $$status
 	$(BIN)/python -m tests.security.mutation_summary
 
 clean:

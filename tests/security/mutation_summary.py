@@ -3,7 +3,8 @@
 mutmut 3 keeps its verdicts in ``mutants/<file>.meta`` (JSON, one exit code per
 mutant): 1 means the suite failed (killed), 0 that it passed (survived), None
 that the mutant was not run yet; the other codes are timeouts, crashes and
-mutants no test reaches (mutmut's ``status_by_exit_code``).
+mutants no test reaches (mutmut's ``status_by_exit_code``). A mutant no test
+reaches counts as a survivor: nothing would notice it.
 
     .venv/bin/python -m tests.security.mutation_summary [--survivors]
 """
@@ -41,15 +42,17 @@ def main(argv: list[str]) -> int:
     for name, by_mutant in verdicts(root).items():
         counts = Counter(by_mutant.values())
         total.update(counts)
-        killed, survived = counts["killed"] + counts["timeout"], counts["survived"]
+        killed = counts["killed"] + counts["timeout"]
+        survived = counts["survived"] + counts["no tests"]
         other = sum(counts.values()) - killed - survived
         score = f"{100 * killed / (killed + survived):.1f} %" if killed + survived else "-"
         print(f"{name:<40} {killed:>7} {survived:>9} {other:>6} {score:>7}")
         if "--survivors" in argv:
             for mutant, verdict in by_mutant.items():
-                if verdict == "survived":
+                if verdict in ("survived", "no tests"):
                     print(f"    survived: {mutant}")
-    killed, survived = total["killed"] + total["timeout"], total["survived"]
+    killed = total["killed"] + total["timeout"]
+    survived = total["survived"] + total["no tests"]
     score = 100 * killed / (killed + survived) if killed + survived else 0.0
     print(f"{'all':<40} {killed:>7} {survived:>9} "
           f"{sum(total.values()) - killed - survived:>6} {score:>6.1f} %")
