@@ -112,9 +112,6 @@ class PresentedToken:
     def get_scope(self) -> str:
         return self.row.scope
 
-    def get_expires_in(self) -> int:
-        return max(0, int((self.expires_at - utcnow()).total_seconds()))
-
     def is_expired(self) -> bool:
         return self.expires_at is None or self.expires_at <= utcnow()
 
