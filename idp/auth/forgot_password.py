@@ -28,6 +28,7 @@ from idp.security import challenges
 from idp.security import reset
 from idp.security.authentication import find_user
 from idp.security.identifiers import normalise_login
+from idp.security.keyed_hash import recorded_login
 from idp.security.keyed_hash import token_hash
 
 MSG_DONE = "Procédure terminée, merci de vérifier votre boîte aux lettres"
@@ -93,7 +94,7 @@ def forgot_password():
 def _after_arithmetic(identifier: str, now):
     login = normalise_login(identifier)
     user = find_user(login)
-    audit.record("reset.asked", user=user, login=login)
+    audit.record("reset.asked", user=user, login=recorded_login(user, login))
     if reset.shows_no_secrets_page(user, login):
         commit()
         return render_template("auth/forgot_password/no_secrets.html", message=_phone_message())

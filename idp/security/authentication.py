@@ -30,7 +30,7 @@ from idp.security import passwords
 from idp.security import sessions
 from idp.security.identifiers import normalise_login
 from idp.security.keyed_hash import keyed_hash
-from idp.security.keyed_hash import keyed_identifier
+from idp.security.keyed_hash import recorded_login
 
 MSG_INVALID = "Le couple identifiant/ mot de passe est incorrecte"
 MSG_LOCKED = (
@@ -99,11 +99,6 @@ class Authenticated:
     password_change_reason: str | None
     # The first connection is not complete: its steps not done yet are asked again.
     is_first_connection: bool = False
-
-
-def recorded_login(user: User | None, login: str) -> str:
-    """The identifier as the audit trail may show it: in clear only when it names an account."""
-    return login if user is not None else keyed_identifier(login)
 
 
 def find_user(identifier: str) -> User | None:

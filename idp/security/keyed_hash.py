@@ -25,3 +25,8 @@ def keyed_identifier(login: str) -> str:
     (OWASP Logging Cheat Sheet, « Data to exclude »).
     """
     return "hmac:" + keyed_hash("unknown-identifier", login)[:32]
+
+
+def recorded_login(named_account: object | None, login: str) -> str:
+    """The identifier as the audit trail may show it: in clear only when it names an account."""
+    return login if named_account is not None else keyed_identifier(login)

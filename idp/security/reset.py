@@ -32,6 +32,7 @@ from idp.models.types import UTCDateTime
 from idp.security import passwords
 from idp.security import secrets
 from idp.security.keyed_hash import keyed_hash
+from idp.security.keyed_hash import recorded_login
 
 WINDOW = timedelta(hours=24)
 MAX_WRONG_ANSWERS = 3
@@ -142,7 +143,8 @@ def answer(user: User | None, login: str, given: str, now: datetime) -> Outcome:
 def _answer(user: User | None, login: str, given: str, now: datetime) -> Outcome:
     if user is None or not user.has_secrets or not user.is_active:
         passwords.dummy_verify()
-        audit.record("reset.answer_ignored", outcome="failure", user=user, login=login,
+        audit.record("reset.answer_ignored", outcome="failure", user=user,
+                     login=recorded_login(user, login),
                      reason="unknown" if user is None else "unavailable")
         return Outcome.UNKNOWN
     if not secrets.verify_answer(user, given):

@@ -259,6 +259,13 @@ def test_unknown_login_gets_the_same_pages_a_stable_question_and_no_mail(app, cl
     assert seen <= set(secrets.QUESTIONS)
     assert mailbox.messages == []
     assert len(audit_rows("reset.asked")) == 15
+    # What was typed may be a password in the wrong field: an identifier that names no
+    # account is recorded as a keyed hash only, one per identifier (as at login).
+    asked, ignored = audit_rows("reset.asked"), audit_rows("reset.answer_ignored")
+    assert len(ignored) == 3
+    assert all(row.login.startswith("hmac:") for row in asked + ignored)
+    assert len({row.login for row in asked[:3] + ignored}) == 1
+    assert not any("inconnu" in (row.login or "") + str(row.details) for row in asked + ignored)
 
 
 def test_the_question_does_not_change_until_answered(client, user):
