@@ -9,17 +9,21 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import hashlib
 import html
+import os
 import re
 import secrets
 import shutil
 import socket
+import tempfile
 import threading
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -183,16 +187,37 @@ def _ratelimit_key_prefix(monkeypatch):
         monkeypatch.setattr(limiter, "_key_prefix", f"idp-test-{secrets.token_hex(4)}")
 
 
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _migrations_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS.rglob("*.py")):
+        digest.update(str(path.relative_to(MIGRATIONS)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
 def template_database(tmp_path_factory):
-    """Run the migrations once; each test starts from a copy of the result."""
+    """Run the migrations once; each test starts from a copy of the result.
+
+    The result is kept in the temporary folder under the digest of the migrations,
+    for the next test sessions: each mutant of ``make mutation`` is one session.
+    """
     from flask_migrate import upgrade
 
+    cached = Path(tempfile.gettempdir()) / f"idp-test-template-{_migrations_digest()}.sqlite3"
+    if cached.exists():
+        return cached
     path = tmp_path_factory.mktemp("template") / "idp.sqlite3"
     app = create_app(TEST_OVERRIDES, environ=environ_for(f"sqlite:///{path}", None))
     with app.app_context():
         upgrade()
         db.engine.dispose()
+    # Another session may build it at the same time: each publishes a whole file.
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}")
+    shutil.copy(path, partial)
+    os.replace(partial, cached)
     return path
 
 
