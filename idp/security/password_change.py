@@ -27,8 +27,11 @@ def previous_hashes(user: User) -> list[str]:
     )
     hashes = list(db.session.execute(stmt).scalars())
     if user.password_hash and user.password_hash not in hashes:
+        # Set outside the history (an account made with its password), or a new hash of
+        # the current password stored at login (stronger profile): one more to check, so
+        # that none of the last ones drops out.
         hashes.insert(0, user.password_hash)
-    return hashes[: passwords.HISTORY_SIZE]
+    return hashes
 
 
 def set_password(user: User, new_password: str, now: datetime, *, reason: str,

@@ -19,6 +19,7 @@ from idp.security.password_change import expiry_of
 from idp.security.password_change import previous_hashes
 from idp.security.password_change import set_password
 from tests.conftest import STRONG_PASSWORD
+from tests.conftest import login
 from tests.conftest import reload
 from tests.security.test_passwords import MSG_HISTORY
 from tests.security.test_passwords import refusal
@@ -128,6 +129,23 @@ def test_the_current_password_counts_even_outside_the_history(make_user):
     assert refusal(STRONG_PASSWORD, user) == MSG_HISTORY
     newcomer = make_user("mleroy", provisional="Hibou-Sapin-Nuage-61")
     assert previous_hashes(newcomer) == []
+
+
+def test_a_hash_upgraded_at_login_keeps_the_five_last_passwords_refused(app, client, make_user,
+                                                                      monkeypatch):
+    user = make_user()  # its first password, STRONG_PASSWORD, then five changes
+    start = datetime.now(UTC) - timedelta(hours=1)
+    for n, password in enumerate(CHOSEN[:5]):
+        set_password(user, password, start + timedelta(minutes=n), reason="test")
+    commit()
+    # A stronger hash profile: the next login stores a new hash of the same password.
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_PROFILE", "owasp-strong")
+    assert login(client, "jdupont", CHOSEN[4]).headers["Location"] == "/"
+    user = reload(user)
+    assert user.password_hash not in [row.password_hash for row in history_of(user)]
+    for password in CHOSEN[:5]:
+        assert refusal(password, user) == MSG_HISTORY
+    assert refusal(STRONG_PASSWORD, user) is None  # the sixth last
 
 
 def test_the_password_expires_at_the_configured_age(app, make_user):
