@@ -17,6 +17,7 @@ import pytest
 
 from idp.extensions import db
 from idp.models import AuthorizationCode
+from idp.security import sessions
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import login
@@ -133,3 +134,23 @@ def test_an_unknown_client_with_another_error_gets_the_general_page(client, modu
     text = page_text(response)
     assert "Connexion impossible" in text
     assert f'<p class="fr-text--lead" id="error-message">{UNPROCESSED}</p>' in text
+
+
+def test_a_login_spent_by_another_tab_first_leads_to_the_login_page_again(
+        client, module, make_user, monkeypatch):
+    """Two tabs come back from the same login: the one that spends it second logs in again."""
+    make_user()
+    url = _url(prompt="login")
+    page = client.get("/login?" + urlencode({"next": url}))
+    client.post("/login", data={"csrf_token": csrf_token(page.text), "identifier": "jdupont",
+                                "password": STRONG_PASSWORD, "next": url})
+    was_opened_for = sessions.was_opened_for
+
+    def spent_by_the_other_tab_meanwhile(row, target, now):
+        opened = was_opened_for(row, target, now)
+        assert sessions.use_login_target(row, target) is opened
+        return opened
+
+    monkeypatch.setattr(sessions, "was_opened_for", spent_by_the_other_tab_meanwhile)
+    assert _login_target(client.get(url)) == (url, {})
+    assert _codes() == 0
