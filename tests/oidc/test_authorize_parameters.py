@@ -15,6 +15,7 @@ from flask import current_app
 
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
+from tests.conftest import page_text
 from tests.security.oauth import CALLBACK
 from tests.security.oauth import authorize
 from tests.security.oauth import authorize_params
@@ -131,7 +132,7 @@ def test_a_missing_or_unregistered_redirect_uri_gets_our_page(client, module, re
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert "La demande de connexion de l'application est incomplète ou invalide." in \
-        response.get_data(as_text=True).replace("&#39;", "'")
+        page_text(response)
 
 
 def test_a_challenge_without_its_method_is_refused(client, module):
