@@ -168,12 +168,16 @@ def test_a_refresh_token_is_found_whatever_the_hint(grant):
 # --- only our own access tokens ----------------------------------------------------------------
 
 
-def _signed(app, jti: str, typ: str, iss: str, kid_keys=None) -> str:
+def _signed(app, jti: str, typ: str, iss: str, key_row=None) -> str:
+    """Signed with our RS256 key, or with ``key_row`` (an ES256 key: cheap to create)."""
     now = int(START.timestamp())
     claims = {"iss": iss, "sub": "x", "aud": "module-t", "client_id": "module-t",
               "iat": now, "exp": now + 600, "jti": jti, "scope": "openid"}
-    keyset = kid_keys or keys.signing_keyset("RS256", START)
-    return jwt.encode({"alg": "RS256", "typ": typ}, claims, keyset)
+    if key_row is None:
+        return jwt.encode({"alg": "RS256", "typ": typ}, claims,
+                          keys.signing_keyset("RS256", START))
+    return jwt.encode({"alg": "ES256", "typ": typ}, claims,
+                      keys.KeySet([keys.private_key(key_row)]))
 
 
 def test_only_a_jwt_typed_at_jwt_from_our_issuer_is_an_access_token(app, grant):
@@ -200,10 +204,9 @@ def test_a_key_created_by_another_process_is_read_for_its_token(app, grant):
     jti = row_of(issued["refresh_token"]).access_jti
     with time_machine.travel(START, tick=False):
         assert grant.userinfo(issued["access_token"], START).status_code == 200  # copy read
-        row = keys.create_key("RS256", START)  # not forgotten here: as in another process
+        row = keys.create_key("ES256", START)  # not forgotten here: as in another process
         commit()
-        value = _signed(app, jti, "at+jwt", app.config["IDP_ISSUER"],
-                        kid_keys=keys.KeySet([keys.private_key(row)]))
+        value = _signed(app, jti, "at+jwt", app.config["IDP_ISSUER"], key_row=row)
     assert jwt.decode(value, keys.KeySet([keys.private_key(row)])).header["kid"] == row.kid
     assert grant.userinfo(value, START + 2 * SECOND).status_code == 200
 
