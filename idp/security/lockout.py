@@ -56,7 +56,12 @@ def reserve_attempt(
     now_value = literal(now, UTCDateTime())
     lock_value = literal(now + timedelta(minutes=minutes), UTCDateTime())
     lock_over = and_(table.c.locked_until.is_not(None), table.c.locked_until <= now_value)
-    current = case((lock_over, 0), else_=table.c.failed_attempts)
+    # Failures counted under a higher threshold than today's, with no lock: the
+    # next attempt is the last try before the lock, never a lock without an end.
+    unlocked_at_threshold = and_(table.c.locked_until.is_(None),
+                                 table.c.failed_attempts >= threshold)
+    current = case((lock_over, 0), (unlocked_at_threshold, threshold - 1),
+                   else_=table.c.failed_attempts)
     values = {
         "failed_attempts": current + 1,
         "locked_until": case((current + 1 >= threshold, lock_value), else_=None),

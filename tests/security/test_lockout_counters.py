@@ -95,6 +95,28 @@ def test_raising_the_threshold_does_not_open_a_current_lock(app, make_user):
     assert reload(user).failed_attempts == 3
 
 
+@pytest.mark.parametrize(("password", "expected"), [
+    pytest.param(STRONG_PASSWORD, "success", id="right-password"),
+    pytest.param(WRONG, "invalid:0", id="wrong-password-locks"),
+])
+def test_lowering_the_threshold_leaves_one_try_before_a_lock_that_ends(
+        app, make_user, password, expected):
+    """Four failures counted under a threshold of 5, then the threshold becomes 3: the
+    account is not locked (no lock was set), the next attempt is the last try."""
+    user = make_user()
+    app.config["IDP_LOCKOUT_THRESHOLD"] = 5
+    assert [outcome("jdupont", WRONG, START) for _ in range(4)][-1] == "invalid:1"
+    app.config["IDP_LOCKOUT_THRESHOLD"] = 3
+    later = START + timedelta(minutes=1)
+    assert outcome("jdupont", password, later) == expected
+    user = reload(user)
+    if expected == "success":
+        assert (user.failed_attempts, user.locked_until) == (0, None)
+    else:
+        assert (user.failed_attempts, user.locked_until) == (3, later + timedelta(minutes=20))
+        assert outcome("jdupont", STRONG_PASSWORD, later + timedelta(minutes=20)) == "success"
+
+
 def test_each_counter_counts_its_own_failures(app, make_user):
     jdupont = make_user()
     pmartin = make_user("pmartin")
