@@ -154,3 +154,21 @@ def test_a_login_spent_by_another_tab_first_leads_to_the_login_page_again(
     monkeypatch.setattr(sessions, "was_opened_for", spent_by_the_other_tab_meanwhile)
     assert _login_target(client.get(url)) == (url, {})
     assert _codes() == 0
+
+
+def test_a_refusal_before_the_consent_page_leaves_the_fresh_login_to_its_request(
+        client, make_module, make_user):
+    """A module that asks consent spends a login made for its request at the consent
+    decision: refused before it (here an essential acr), the same request reloaded gets
+    the same refusal, not the password form again."""
+    make_module("third-party", skip_consent=False)
+    make_user()
+    claims = json.dumps({"id_token": {"acr": {"essential": True, "values": ["eidas2"]}}})
+    url = _url(client_id="third-party", prompt="login", claims=claims)
+    page = client.get("/login?" + urlencode({"next": url}))
+    done = client.post("/login", data={"csrf_token": csrf_token(page.text),
+                                       "identifier": "jdupont", "password": STRONG_PASSWORD,
+                                       "next": url})
+    assert done.headers["Location"] == url
+    _back(client, client.get(url), "access_denied")
+    _back(client, client.get(url), "access_denied")
