@@ -115,7 +115,7 @@ RECORD := $(BIN)/python -m tests.security.mutation_record
 
 mutation: install-test $(VENV)/.stamp-mutation
 	$(RECORD) restore
-	@# An interrupted run (Ctrl-C) still saves the verdicts it reached.
+	@# A stopped run (`pkill -f mutmut`: mutmut 3.8 ignores Ctrl-C) still saves its verdicts.
 	trap true INT; $(BIN)/mutmut run; status=$$?; $(RECORD) save; exit $$status
 	$(BIN)/python -m tests.security.mutation_summary
 
