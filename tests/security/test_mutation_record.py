@@ -50,3 +50,46 @@ def test_restore_never_overwrites_the_verdicts_of_a_run_in_progress(tmp_path):
 def test_without_a_record_the_run_starts_afresh(tmp_path):
     assert mutation_record.restore(tmp_path / "absent.json", tmp_path / "run") == 0
     assert not (tmp_path / "run").exists()
+
+
+MUTATED = '''
+def x_f__mutmut_orig(a):
+    return a + 1
+
+def x_f__mutmut_1(a):
+    return a - 1
+
+def x_f__mutmut_2(a):
+    return a + 2
+'''
+
+
+def _run(root, codes):
+    (root / "idp").mkdir(parents=True)
+    (root / "idp" / "m.py").write_text(MUTATED)
+    (root / "idp" / "m.py.meta").write_text(json.dumps(_meta(codes, {"x_f": "h"})))
+
+
+def test_survivors_are_explained_by_their_diff_and_entries_follow_a_renumbering(
+        tmp_path, capsys):
+    from tests.security import mutation_summary
+
+    root, explained = tmp_path / "mutants", tmp_path / "equivalents.txt"
+    _run(root, {"idp.m.x_f__mutmut_1": 1, "idp.m.x_f__mutmut_2": 0})
+    assert mutation_summary.mutant_diffs(root) == {
+        "idp.m.x_f__mutmut_1": "-return a + 1 ¦ +return a - 1",
+        "idp.m.x_f__mutmut_2": "-return a + 1 ¦ +return a + 2"}
+    # Written when the mutant was number 1; mutmut has renumbered it 2 since.
+    explained.write_text("# header\n"
+                         "idp.m.x_f__mutmut_1 | -return a + 1 ¦ +return a + 2 | why\n"
+                         "idp.m.x_f__mutmut_7 | -return a ¦ +return None | gone\n")
+    counts = mutation_summary.report(root, explained)
+    assert counts == {"killed": 1, "survived": 1, "explained": 0}
+
+    dropped = mutation_summary.remap(explained, root)
+
+    assert dropped == ["idp.m.x_f__mutmut_7 | -return a ¦ +return None | gone"]
+    assert explained.read_text() == (
+        "# header\nidp.m.x_f__mutmut_2 | -return a + 1 ¦ +return a + 2 | why\n")
+    assert mutation_summary.report(root, explained)["explained"] == 1
+    assert "unexplained: 0" in capsys.readouterr().out
