@@ -59,6 +59,15 @@ def _login_target(response) -> tuple[str, dict[str, list[str]]]:
     return query.pop("next")[0], query
 
 
+def _login_for(client, url: str) -> None:
+    """Log in from the login page that ``url`` sent the person to; back to ``url``."""
+    page = client.get("/login?" + urlencode({"next": url}))
+    done = client.post("/login", data={"csrf_token": csrf_token(page.text),
+                                       "identifier": "jdupont", "password": STRONG_PASSWORD,
+                                       "next": url})
+    assert done.headers["Location"] == url
+
+
 @pytest.fixture
 def signed_in(client, module, make_user):
     make_user()
@@ -98,11 +107,7 @@ def test_a_login_made_for_a_prompt_none_request_does_not_waive_max_age(client, m
     """prompt=none never shows the form: a login posted with its URL as next is not for it."""
     make_user()
     url = _url(prompt="none", max_age="0")
-    page = client.get("/login?" + urlencode({"next": url}))
-    done = client.post("/login", data={"csrf_token": csrf_token(page.text),
-                                       "identifier": "jdupont", "password": STRONG_PASSWORD,
-                                       "next": url})
-    assert done.headers["Location"] == url
+    _login_for(client, url)
     _back(client, client.get(url), "login_required")
 
 
@@ -165,10 +170,6 @@ def test_a_refusal_before_the_consent_page_leaves_the_fresh_login_to_its_request
     make_user()
     claims = json.dumps({"id_token": {"acr": {"essential": True, "values": ["eidas2"]}}})
     url = _url(client_id="third-party", prompt="login", claims=claims)
-    page = client.get("/login?" + urlencode({"next": url}))
-    done = client.post("/login", data={"csrf_token": csrf_token(page.text),
-                                       "identifier": "jdupont", "password": STRONG_PASSWORD,
-                                       "next": url})
-    assert done.headers["Location"] == url
+    _login_for(client, url)
     _back(client, client.get(url), "access_denied")
     _back(client, client.get(url), "access_denied")
