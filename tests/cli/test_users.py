@@ -19,13 +19,13 @@ from idp.models import HabilitationGrant
 from idp.models import User
 from idp.models import UserSession
 from idp.security import passwords
-from idp.security.authentication import MSG_INVALID
-from idp.security.authentication import MSG_LOCKED
 from idp.security.passwords import PROVISIONAL_ALPHABET
 from tests.cli.conftest import assert_one_line_refusal
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
 from tests.conftest import page_text
+from tests.user_guide import MSG_ACCOUNT_LOCKED
+from tests.user_guide import MSG_INVALID_CREDENTIALS
 
 EMAIL = "marie.martin@example.test"
 CREATE = ["users", "create", "mmartin", "--email", EMAIL, "--given-name", "Marie",
@@ -131,7 +131,7 @@ def test_resend_welcome_sends_both_mails_with_a_new_provisional(runner, mailbox,
     assert re.search(r"^Identifiant : mmartin$", identifier_mail, re.M)
     second = mailbox.provisional_password(EMAIL)
     assert second != first
-    assert MSG_INVALID in page_text(login(app.test_client(), "mmartin", first))
+    assert MSG_INVALID_CREDENTIALS in page_text(login(app.test_client(), "mmartin", first))
     assert lands_on(login(app.test_client(), "mmartin", second)) == "/password-change"
 
 
@@ -140,7 +140,7 @@ def test_resend_welcome_sends_both_mails_with_a_new_provisional(runner, mailbox,
 
 def test_unlock_lifts_the_lock_at_once(runner, mailbox, make_user, client):
     make_user(failed_attempts=3, locked_until=datetime.now(UTC) + timedelta(minutes=20))
-    assert MSG_LOCKED in page_text(login(client, "jdupont", STRONG_PASSWORD))
+    assert MSG_ACCOUNT_LOCKED in page_text(login(client, "jdupont", STRONG_PASSWORD))
 
     result = runner.invoke(args=["users", "unlock", "jdupont"])
 
@@ -155,7 +155,8 @@ def test_deactivate_refuses_login_and_activate_restores_it(runner, mailbox, make
     make_user()
 
     assert runner.invoke(args=["users", "deactivate", "jdupont"]).exit_code == 0
-    assert MSG_INVALID in page_text(login(app.test_client(), "jdupont", STRONG_PASSWORD))
+    refused = page_text(login(app.test_client(), "jdupont", STRONG_PASSWORD))
+    assert MSG_INVALID_CREDENTIALS in refused
     assert runner.invoke(args=["users", "activate", "jdupont"]).exit_code == 0
     assert lands_on(login(app.test_client(), "jdupont", STRONG_PASSWORD)) == "/"
     notices = bodies(mailbox, "jdupont@example.test")
