@@ -30,7 +30,6 @@ from idp.assistance.actions import ACTIONS
 from idp.assistance.clients import NewClient
 from idp.assistance.clients import create_client
 from idp.database import commit
-from idp.errors import MSG_CSRF
 from idp.extensions import db
 from idp.models import UserSession
 from idp.security import challenges
@@ -42,6 +41,7 @@ from tests.conftest import csrf_token
 from tests.conftest import login
 from tests.conftest import page_text
 from tests.conftest import post_form
+from tests.user_guide import MSG_FORM_EXPIRED
 
 # Protocol endpoints: no cookie-borne authority, so no CSRF token (RFC 6749 3.2,
 # RFC 7009, RFC 7662, OIDC Core 5.3; the API blueprint is CSRF-exempt).
@@ -362,7 +362,7 @@ def test_login_10_a_post_without_csrf_token_is_refused_and_changes_nothing(
 
     refused = form.send()
     assert refused.status_code == 400, page_text(refused)[:500]
-    assert MSG_CSRF in page_text(refused)
+    assert MSG_FORM_EXPIRED in page_text(refused)
     assert "Location" not in refused.headers
     assert snapshot() == before
     assert mailbox.messages == []
