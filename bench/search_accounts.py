@@ -25,7 +25,7 @@ from sqlalchemy import update  # noqa: E402
 
 from idp import create_app  # noqa: E402
 from idp.assistance import services  # noqa: E402
-from idp.assistance.validation import luhn_ok  # noqa: E402
+from idp.validation import luhn_ok  # noqa: E402
 from idp.clock import utcnow  # noqa: E402
 from idp.database import commit  # noqa: E402
 from idp.demo import BENCH_PASSWORD  # noqa: E402

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import click
 from flask import Flask
+from flask.cli import FlaskGroup
 
 from config import INSTANCE_DIR
 from config import load_config
@@ -52,7 +55,69 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     limiter.init_app(app)
     oidc_server.init_app(app)
     web.init_app(app)
+    _register_blueprints(app)
     errors.init_app(app)
     headers.init_app(app)
     cli.init_app(app)
     return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Every route of the IdP, by module: "where is this URL?" is answered here."""
+    from idp import metrics
+    from idp import web
+    from idp.assistance import actions as assistance_actions
+    from idp.assistance import creation as assistance_creation
+    from idp.assistance import views as assistance_views
+    from idp.auth import account
+    from idp.auth import first_connection
+    from idp.auth import forgot_password
+    from idp.auth import home
+    from idp.auth import login
+    from idp.auth import logout
+    from idp.auth import password_change
+    from idp.extensions import csrf
+    from idp.oidc import api
+    from idp.oidc import logout as oidc_logout
+    from idp.oidc import views as oidc_views
+
+    pages = (
+        login.bp,               # /login
+        first_connection.bp,    # /first-connection/...: secret question, captcha
+        password_change.bp,     # /password-change (expired or provisional password)
+        forgot_password.bp,     # /forgot-password, /forgot-password/question
+        home.bp,                # /, /sessions/<sid>/end
+        account.bp,             # /account/password, /account/secret-question
+        logout.bp,              # /logout
+        oidc_views.bp,          # /authorize, /authorize/consent
+        oidc_logout.bp,         # /end-session, /end-session/confirm
+        assistance_views.bp,    # /assistance/, /assistance/accounts/<login>
+        assistance_actions.bp,  # /assistance/accounts/<login>/<action>, habilitations
+        assistance_creation.bp,  # /assistance/new-account, /assistance/import
+    )
+    for blueprint in pages:
+        app.register_blueprint(blueprint)
+    # Machine endpoints: client authentication protects them, no cookie, no CSRF token.
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)  # /token, /userinfo, /revoke, /introspect, /jwks, discovery
+    app.register_blueprint(web.health)  # /healthz, /readyz
+    app.register_blueprint(metrics.bp)  # /metrics
+
+
+def _create_app():
+    from config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as error:
+        # SPEC 3.2: production refuses to start, in one line. SystemExit passes
+        # through Flask's group, which would print a traceback for an Exception
+        # (``idp --help``) or turn it into "no such command".
+        click.echo(f"Erreur de configuration : {error}", err=True)
+        sys.exit(2)
+
+
+def main() -> None:
+    """Console script ``idp``."""
+    cli = FlaskGroup(create_app=_create_app, help="BonusEco IdP : administration.")
+    cli.main(prog_name="idp")

@@ -15,14 +15,14 @@ from sqlalchemy import insert
 from sqlalchemy import select
 
 from idp.assistance import services
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
-from idp.assistance.clients import hash_client_secret
 from idp.extensions import db
 from idp.models import Client
 from idp.models import HabilitationGrant
 from idp.models import User
 from idp.models import UserSession
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
+from idp.oidc.registration import hash_client_secret
 from idp.security import passwords
 
 # Demo and bench passwords are printed on purpose: development and tests only.

@@ -18,6 +18,7 @@ import ipaddress
 import os
 import time
 
+from flask import Blueprint
 from flask import Flask
 from flask import Response
 from flask import abort
@@ -111,6 +112,10 @@ def is_allowed() -> bool:
     return any(address in network for network in config["IDP_METRICS_ALLOWED_NETWORKS"])
 
 
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
 def metrics():
     """Prometheus text exposition, for allowed networks or the bearer token only."""
     if not is_allowed():
@@ -126,4 +131,3 @@ def metrics():
 def init_app(app: Flask) -> None:
     app.before_request(_start_timer)
     app.after_request(_observe)
-    app.add_url_rule("/metrics", "metrics", metrics)

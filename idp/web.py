@@ -1,7 +1,8 @@
-"""Blueprints, proxy handling and the template globals every page needs."""
+"""Proxy handling, the template globals every page needs, and the health checks."""
 
 from __future__ import annotations
 
+from flask import Blueprint
 from flask import Flask
 from flask import current_app
 from sqlalchemy import text
@@ -25,26 +26,26 @@ def init_app(app: Flask) -> None:
     if hops:
         # Only the configured number of trusted proxies is believed (LOGIN-09).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
-    from idp.assistance.views import bp as assistance_bp
-    from idp.auth import bp as auth_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(assistance_bp)
     app.context_processor(_page_globals)
 
-    @app.get("/healthz")
-    def healthz():
-        """Process alive."""
-        return {"status": "ok"}
 
-    @app.get("/readyz")
-    def readyz():
-        """Database and rate-limit store reachable (SPEC 5); 503 names which is not."""
-        checks = {"database": _database_ok(), "ratelimit": _ratelimit_ok()}
-        ready = all(checks.values())
-        body = {"status": "ready" if ready else "unavailable",
-                "checks": {name: "ok" if ok else "down" for name, ok in checks.items()}}
-        return body, 200 if ready else 503
+health = Blueprint("health", __name__)
+
+
+@health.get("/healthz")
+def healthz():
+    """Process alive."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz")
+def readyz():
+    """Database and rate-limit store reachable; 503 names which is not."""
+    checks = {"database": _database_ok(), "ratelimit": _ratelimit_ok()}
+    ready = all(checks.values())
+    body = {"status": "ready" if ready else "unavailable",
+            "checks": {name: "ok" if ok else "down" for name, ok in checks.items()}}
+    return body, 200 if ready else 503
 
 
 def _database_ok() -> bool:

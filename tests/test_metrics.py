@@ -88,10 +88,10 @@ def test_tokens_are_counted_by_grant(app):
 
 
 def test_request_latency_is_observed_by_endpoint(client):
-    before = sample("idp_request_duration_seconds_count", endpoint="healthz")
+    before = sample("idp_request_duration_seconds_count", endpoint="health.healthz")
     client.get("/healthz")
-    assert sample("idp_request_duration_seconds_count", endpoint="healthz") == before + 1
+    assert sample("idp_request_duration_seconds_count", endpoint="health.healthz") == before + 1
     unmatched = sample("idp_request_duration_seconds_count", endpoint="unmatched")
     client.get("/no-such-page")
     assert sample("idp_request_duration_seconds_count", endpoint="unmatched") == unmatched + 1
-    assert sample("idp_request_duration_seconds_count", endpoint="healthz") == before + 1
+    assert sample("idp_request_duration_seconds_count", endpoint="health.healthz") == before + 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask import Blueprint
 from flask import abort
 from flask import flash
 from flask import g
@@ -20,23 +21,23 @@ from flask import url_for
 from sqlalchemy import select
 
 from idp import mail
+from idp.assistance import console
 from idp.assistance import permissions
 from idp.assistance import services
 from idp.assistance.forms import ConfirmForm
 from idp.assistance.forms import GrantForm
 from idp.assistance.forms import ReasonForm
 from idp.assistance.forms import french
-from idp.assistance.validation import InvalidInput
-from idp.assistance.validation import parse_date
-from idp.assistance.views import bp
-from idp.assistance.views import refusal
-from idp.assistance.views import refused_page
-from idp.assistance.views import target_user
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
 from idp.models import Habilitation
 from idp.models import User
+from idp.validation import InvalidInput
+from idp.validation import parse_date
+
+bp = Blueprint("assistance_actions", __name__, url_prefix="/assistance")
+bp.before_request(console.require_operator)
 
 MSG_MAIL_FAILED = ("L'action est enregistrée, mais le mail à l'utilisateur n'a pas pu être "
                    "envoyé : prévenez-le par téléphone.")
@@ -99,7 +100,7 @@ def run(form, user: User, name: str, call: Callable, done: str, template: str, *
         except permissions.OperatorNotAllowed as refused:
             db.session.rollback()
             mail.discard()
-            return refused_page(name, refused, user=user)
+            return console.refused_page(name, refused, user=user)
         except InvalidInput as invalid:
             db.session.rollback()
             mail.discard()
@@ -120,8 +121,8 @@ def account_action(login: str, action: str):
     spec = ACTIONS.get(action)
     if spec is None:
         abort(404)
-    user = target_user(login)
-    refused = refusal(user, action)
+    user = console.target_user(login)
+    refused = console.refusal(user, action)
     if refused:
         return refused
     form = ConfirmForm() if spec.is_destructive else ReasonForm()
@@ -142,8 +143,8 @@ def _habilitation(code: str) -> Habilitation:
 @bp.route("/accounts/<login>/habilitations/<code>/revoke", methods=["GET", "POST"])
 def revoke(login: str, code: str):
     """Revoke a habilitation (with confirmation)."""
-    user, habilitation = target_user(login), _habilitation(code)
-    refused = refusal(user, "revoke", code)
+    user, habilitation = console.target_user(login), _habilitation(code)
+    refused = console.refusal(user, "revoke", code)
     if refused:
         return refused
     spec = Action(services.revoke_habilitation, f"Retirer l'habilitation « {habilitation.label} »",
@@ -157,8 +158,8 @@ def revoke(login: str, code: str):
 @bp.route("/accounts/<login>/habilitations/<code>/restore", methods=["GET", "POST"])
 def restore(login: str, code: str):
     """Restore a revoked habilitation, with its former profile and dates."""
-    user, habilitation = target_user(login), _habilitation(code)
-    refused = refusal(user, "restore", code)
+    user, habilitation = console.target_user(login), _habilitation(code)
+    refused = console.refusal(user, "restore", code)
     if refused:
         return refused
     spec = Action(services.restore_habilitation,
@@ -180,8 +181,8 @@ def grantable() -> list[tuple[str, str]]:
 @bp.route("/accounts/<login>/habilitations/grant", methods=["GET", "POST"])
 def grant(login: str):
     """Grant (or change and restore) a habilitation with a profile and dates."""
-    user = target_user(login)
-    refused = refusal(user, "grant")
+    user = console.target_user(login)
+    refused = console.refusal(user, "grant")
     if refused:
         return refused
     form = GrantForm()

@@ -7,6 +7,7 @@ password, the two welcome mails, one audit row carrying the operator.
 
 from __future__ import annotations
 
+from flask import Blueprint
 from flask import flash
 from flask import g
 from flask import redirect
@@ -14,6 +15,7 @@ from flask import render_template
 from flask import url_for
 
 from idp import mail
+from idp.assistance import console
 from idp.assistance import importer
 from idp.assistance import permissions
 from idp.assistance import services
@@ -22,12 +24,13 @@ from idp.assistance.actions import grantable
 from idp.assistance.forms import CreateAccountForm
 from idp.assistance.forms import ImportForm
 from idp.assistance.forms import french
-from idp.assistance.validation import InvalidInput
-from idp.assistance.views import bp
-from idp.assistance.views import refused_page
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
+from idp.validation import InvalidInput
+
+bp = Blueprint("assistance_creation", __name__, url_prefix="/assistance")
+bp.before_request(console.require_operator)
 
 
 def _new_account(form: CreateAccountForm) -> services.NewAccount:
@@ -56,7 +59,7 @@ def create_account():
                                         reason=form.reason.data.strip(), now=utcnow())
         except permissions.OperatorNotAllowed as refused:
             _undo()
-            return refused_page("create", refused, login=form.login.data)
+            return console.refused_page("create", refused, login=form.login.data)
         except InvalidInput as invalid:
             _undo()
             error = french(str(invalid))

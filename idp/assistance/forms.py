@@ -17,9 +17,9 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 from wtforms.validators import ValidationError
 
-from idp.assistance import validation
-from idp.assistance.validation import InvalidInput
+from idp import validation
 from idp.forms import Form
+from idp.validation import InvalidInput
 
 REQUIRED = "Ce champ est obligatoire."
 REASON_REQUIRED = "Indiquez le motif de l'action (il est enregistré dans le journal d'audit)."

@@ -25,10 +25,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp import mail
 from idp.assistance import permissions
 from idp.assistance import services
-from idp.assistance.validation import InvalidInput
-from idp.assistance.validation import parse_habilitation
 from idp.database import commit
 from idp.extensions import db
+from idp.security import provisional
+from idp.validation import InvalidInput
+from idp.validation import parse_habilitation
 
 REQUIRED_COLUMNS = ("login", "email", "given_name", "family_name")
 MAX_LINES = 10000
@@ -99,10 +100,10 @@ def _import_line(line: int, row: dict[str, str], *, actor: str, reason: str,
     """One line in one transaction, committed (mails sent) before returning."""
     login = row.get("login", "")
     # Hashed outside any transaction: the slow part never holds the write lock.
-    provisional = services.Provisional.new()
+    ready = provisional.Provisional.new()
     try:
         services.create_user(_account(row), actor=actor, reason=reason, now=now,
-                             provisional=provisional)
+                             ready=ready)
     except permissions.OperatorNotAllowed as refused:
         _undo()
         permissions.record_refusal(actor, "import", refused, login=login)

@@ -16,8 +16,8 @@ from flask import g
 from flask import has_app_context
 
 from idp import audit
-from idp.assistance.validation import InvalidInput
 from idp.models import User
+from idp.validation import InvalidInput
 
 # Only the command line hands out the console itself (SPEC 1.3).
 OPERATOR_HABILITATION = "assistance"

@@ -9,29 +9,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 
 from idp import audit
 from idp import mail
 from idp.assistance import permissions
-from idp.assistance.validation import InvalidInput
-from idp.assistance.validation import check_email
-from idp.assistance.validation import check_login
-from idp.assistance.validation import check_name
-from idp.assistance.validation import check_siret
 from idp.extensions import db
 from idp.models import Habilitation
 from idp.models import HabilitationGrant
 from idp.models import Token
 from idp.models import User
 from idp.security import lockout
-from idp.security import passwords
+from idp.security import provisional
 from idp.security import sessions
 from idp.security.identifiers import normalise_login
+from idp.validation import InvalidInput
+from idp.validation import check_email
+from idp.validation import check_login
+from idp.validation import check_name
+from idp.validation import check_siret
 
 
 @dataclass
@@ -80,43 +78,21 @@ def validate_account(data: NewAccount) -> NewAccount:
     return checked
 
 
-@dataclass(frozen=True)
-class Provisional:
-    """A provisional password and its argon2 hash, made before any transaction opens."""
-
-    password: str
-    hash: str
-
-    @classmethod
-    def new(cls) -> Provisional:
-        password = passwords.generate_provisional_password()
-        return cls(password, passwords.hash_password(password))
-
-
-def _issue_provisional(user: User, now: datetime, ready: Provisional | None = None) -> str:
-    provisional = ready or Provisional.new()
-    user.is_provisional = True
-    user.provisional_hash = provisional.hash
-    hours = current_app.config["IDP_PROVISIONAL_PASSWORD_HOURS"]
-    user.provisional_expires_at = now + timedelta(hours=hours)
-    return provisional.password
-
-
-def _welcome_mails(user: User, provisional: str) -> None:
+def _welcome_mails(user: User, password: str) -> None:
     labels = [grant.habilitation.label for grant in user.grants if grant.revoked_at is None]
     mail.send_later(mail.compose(user.email, "welcome_identifier", user=user, labels=labels))
     mail.send_later(mail.compose(
-        user.email, "welcome_password", user=user, provisional=provisional,
+        user.email, "welcome_password", user=user, provisional=password,
         expires_at=user.provisional_expires_at,
     ))
 
 
 def create_user(data: NewAccount, *, actor: str, reason: str, now: datetime,
-                provisional: Provisional | None = None) -> User:
+                ready: provisional.Provisional | None = None) -> User:
     """Create an account with a provisional password; queues the two welcome mails.
 
-    A bulk caller passes a ``provisional`` hashed beforehand, so that the slow
-    hash never runs while its transaction holds the write lock.
+    A bulk caller passes a provisional password hashed beforehand (``ready``), so
+    that the slow hash never runs while its transaction holds the write lock.
     """
     permissions.check_actor(actor, None, *(code for code, _profile in data.habilitations))
     checked = validate_account(data)
@@ -129,7 +105,7 @@ def create_user(data: NewAccount, *, actor: str, reason: str, now: datetime,
         user.grants.append(HabilitationGrant(
             habilitation=get_habilitation(code), profile=profile, granted_by=actor, granted_at=now,
         ))
-    password = _issue_provisional(user, now, provisional)
+    password = provisional.issue(user, now, ready)
     db.session.flush()
     audit.record("account.created", user=user, actor=actor, reason=reason,
                  habilitations=[code for code, _ in checked.habilitations])
@@ -140,20 +116,15 @@ def create_user(data: NewAccount, *, actor: str, reason: str, now: datetime,
 def resend_welcome(user: User, *, actor: str, reason: str, now: datetime) -> None:
     """Send the two welcome mails again, with a fresh provisional password."""
     permissions.check_actor(actor, user)
-    provisional = _issue_provisional(user, now)
+    password = provisional.issue(user, now)
     audit.record("account.welcome_resent", user=user, actor=actor, reason=reason)
-    _welcome_mails(user, provisional)
+    _welcome_mails(user, password)
 
 
 def reset_password(user: User, *, actor: str, reason: str, now: datetime) -> None:
     """Mail a new provisional password; the old password works until it is used (SPEC 1.2)."""
     permissions.check_actor(actor, user)
-    provisional = _issue_provisional(user, now)
-    audit.record("password.reset_sent", user=user, actor=actor, reason=reason)
-    mail.send_later(mail.compose(
-        user.email, "provisional_password", user=user, provisional=provisional,
-        expires_at=user.provisional_expires_at,
-    ))
+    provisional.send_new(user, actor=actor, reason=reason, now=now)
 
 
 def unlock_account(user: User, *, actor: str, reason: str, now: datetime) -> None:

@@ -1,13 +1,3 @@
-"""The interactive pages: login, its steps, home page and logout."""
-
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__)
-
-from idp.auth import account  # noqa: E402,F401
-from idp.auth import first_connection  # noqa: E402,F401
-from idp.auth import forgot_password  # noqa: E402,F401
-from idp.auth import home  # noqa: E402,F401
-from idp.auth import login  # noqa: E402,F401
-from idp.auth import logout  # noqa: E402,F401
-from idp.auth import password_change  # noqa: E402,F401
+"""The person's pages: login and its steps, first connection, forgotten password,
+password change, home page, logout. One blueprint per module, registered by
+``idp.create_app``."""

@@ -5,15 +5,15 @@ a wrong one counts toward the lockout like any password check. Both are
 audited and confirmed by a mail to the user.
 """
 
+from flask import Blueprint
 from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import url_for
 
-from idp.auth import bp
 from idp.auth.current import current_session
-from idp.auth.current import login_required
 from idp.auth.first_connection import question_choices
+from idp.auth.flow import login_required
 from idp.auth.forms import AccountPasswordForm
 from idp.auth.forms import AccountSecretForm
 from idp.clock import utcnow
@@ -24,6 +24,8 @@ from idp.security import secrets
 from idp.security.authentication import LoginRefused
 from idp.security.authentication import authenticate
 from idp.security.password_change import set_password
+
+bp = Blueprint("account", __name__)
 
 DONE_CREDENTIAL = "Votre mot de passe a été changé. Un mail de confirmation vous a été envoyé."
 DONE_QUESTION = (
@@ -45,7 +47,7 @@ def _check_current(form, user, now) -> bool:
 @bp.route("/account/password", methods=["GET", "POST"])
 @limiter.limit("10/minute", methods=["POST"])
 @login_required
-def account_password():
+def password():
     """Change one's password (current password, then the new one twice)."""
     form = AccountPasswordForm()
     row = current_session()
@@ -60,14 +62,14 @@ def account_password():
             else:
                 commit()
                 flash(DONE_CREDENTIAL, "success")
-                return redirect(url_for("auth.home"), 303)
+                return redirect(url_for("home.home"), 303)
     return render_template("auth/account/password.html", form=form)
 
 
 @bp.route("/account/secret-question", methods=["GET", "POST"])
 @limiter.limit("10/minute", methods=["POST"])
 @login_required
-def account_secret_question():
+def secret_question():
     """Change one's secret question and answer (asks the current password)."""
     form = AccountSecretForm()
     form.question.choices = question_choices()
@@ -85,7 +87,7 @@ def account_secret_question():
                 secrets.set_secrets(user, question, answer, now, actor=user.login, notify=True)
                 commit()
                 flash(DONE_QUESTION, "success")
-                return redirect(url_for("auth.home"), 303)
+                return redirect(url_for("home.home"), 303)
     form.answer.data = ""  # a secret answer is never sent back, like a password
     return render_template("auth/account/secret_question.html", form=form,
                            current_question=user.secret_question)

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-
 from flask import g
-from flask import redirect
-from flask import request
 from flask import session
-from flask import url_for
 
-from idp.auth import flow
 from idp.clock import utcnow
 from idp.extensions import db
 from idp.models import UserSession
@@ -27,16 +21,10 @@ def current_session() -> UserSession | None:
     return g.idp_session
 
 
-def login_required(view):
-    """Send anonymous visitors to the login page, coming back here afterwards."""
-
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if current_session() is None:
-            # A login still in its steps resumes there: no page skips them (SPEC 1.1).
-            return flow.pending_redirect(utcnow()) or redirect(
-                url_for("auth.login", next=request.full_path.rstrip("?")), 303
-            )
-        return view(*args, **kwargs)
-
-    return wrapped
+def end_browser_session(now, **details) -> None:
+    """Log this browser out: its SSO session ends server side (audited, modules told by
+    back-channel once committed) and its cookie is forgotten."""
+    row = current_session()
+    if row is not None:
+        sessions.log_out(row, now, **details)
+    session.clear()

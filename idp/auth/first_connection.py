@@ -7,6 +7,7 @@ and the SSO session is opened only once the captcha is passed.
 
 from secrets import token_urlsafe
 
+from flask import Blueprint
 from flask import Response
 from flask import abort
 from flask import redirect
@@ -14,7 +15,6 @@ from flask import render_template
 from flask import url_for
 
 from idp import audit
-from idp.auth import bp
 from idp.auth import flow
 from idp.auth.forms import CaptchaForm
 from idp.auth.forms import NewCaptchaForm
@@ -25,6 +25,8 @@ from idp.extensions import limiter
 from idp.security import challenges
 from idp.security import first_connection
 from idp.security import secrets
+
+bp = Blueprint("first_connection", __name__)
 
 MSG_CAPTCHA_WRONG = (
     "Les caractères saisis ne correspondent pas à l'image. Une nouvelle image vous est "
@@ -40,7 +42,7 @@ def question_choices() -> list[tuple[str, str]]:
 
 @bp.route("/first-connection/secret-question", methods=["GET", "POST"])
 @flow.step_required("secret_question")
-def first_connection_secret_question(login_flow):
+def secret_question(login_flow):
     """Choose the secret question and its answer."""
     form = SecretQuestionForm()
     form.question.choices = question_choices()
@@ -69,7 +71,7 @@ def first_connection_secret_question(login_flow):
 @bp.route("/first-connection/captcha", methods=["GET", "POST"])
 @limiter.limit("20/minute", methods=["POST"])
 @flow.step_required("captcha")
-def first_connection_captcha(login_flow):
+def captcha(login_flow):
     """Type the characters of the image (an audio version is offered)."""
     form = CaptchaForm()
     now = utcnow()
@@ -90,8 +92,8 @@ def first_connection_captcha(login_flow):
     form.text.data = ""
     return render_template(
         "auth/first_connection/captcha.html", form=form, new_form=NewCaptchaForm(), error=error,
-        image_url=url_for("auth.first_connection_captcha_image", v=secrets_token()),
-        audio_url=url_for("auth.first_connection_captcha_audio", v=secrets_token()),
+        image_url=url_for("first_connection.captcha_image", v=secrets_token()),
+        audio_url=url_for("first_connection.captcha_audio", v=secrets_token()),
     )
 
 
@@ -103,18 +105,18 @@ def secrets_token() -> str:
 @bp.route("/first-connection/captcha/new", methods=["POST"])
 @limiter.limit("20/minute")
 @flow.step_required("captcha")
-def first_connection_captcha_new(login_flow):
+def captcha_new(login_flow):
     """« Afficher une autre image »: replace the challenge."""
     if NewCaptchaForm().validate_on_submit():
         challenges.new_captcha(login_flow.id_hash, utcnow())
         commit()
-    return redirect(url_for("auth.first_connection_captcha"), 303)
+    return redirect(url_for("first_connection.captcha"), 303)
 
 
 @bp.route("/first-connection/captcha/image")
 @limiter.limit("60/minute")
 @flow.step_required("captcha")
-def first_connection_captcha_image(login_flow):
+def captcha_image(login_flow):
     """The current challenge as a PNG image."""
     image = _drawn_once(login_flow, "image", challenges.render_image)
     return Response(image, mimetype="image/png", headers={"Cache-Control": "no-store"})
@@ -123,7 +125,7 @@ def first_connection_captcha_image(login_flow):
 @bp.route("/first-connection/captcha/audio")
 @limiter.limit("20/minute")
 @flow.step_required("captcha")
-def first_connection_captcha_audio(login_flow):
+def captcha_audio(login_flow):
     """The same challenge, spoken in French (WAV)."""
     audio = _drawn_once(login_flow, "audio", challenges.render_audio)
     if audio is None:

@@ -26,6 +26,7 @@ from sqlalchemy import update
 
 from idp import audit
 from idp.auth import device
+from idp.auth.current import current_session
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
@@ -39,9 +40,9 @@ from idp.security.secrets import password_probe
 FLOW_LIFETIME = timedelta(minutes=30)
 # Step name -> endpoint of its page, in the user guide's order (SPEC 1.1).
 STEP_ENDPOINTS = {
-    "password_change": "auth.password_change",
-    "secret_question": "auth.first_connection_secret_question",
-    "captcha": "auth.first_connection_captcha",
+    "password_change": "password_change.password_change",
+    "secret_question": "first_connection.secret_question",
+    "captcha": "first_connection.captcha",
 }
 STEP_ORDER = tuple(STEP_ENDPOINTS)
 
@@ -173,7 +174,7 @@ def step_required(step: str):
             flow = current_flow(utcnow())
             if flow is None or not flow.pending_steps:
                 session.pop("flow", None)
-                return redirect(url_for("auth.login"), 303)
+                return redirect(url_for("login.login"), 303)
             if flow.pending_steps[0] != step:
                 return redirect(url_for(STEP_ENDPOINTS[flow.pending_steps[0]]), 303)
             return view(flow, *args, **kwargs)
@@ -201,7 +202,7 @@ def complete_step(flow: LoginFlow, step: str, now: datetime):
     if result.rowcount != 1:
         # The same step was posted twice: the first post won; nothing more to do.
         db.session.rollback()
-        return redirect(url_for("auth.login"), 303)
+        return redirect(url_for("login.login"), 303)
     db.session.refresh(flow)
     if remaining:
         commit()
@@ -219,7 +220,7 @@ def finish(flow: LoginFlow, now: datetime):
     )
     if result.rowcount != 1:
         db.session.rollback()
-        return redirect(url_for("auth.login"), 303)
+        return redirect(url_for("login.login"), 303)
     user = flow.user
     token, row = sessions.open_session(
         user, flow.authenticated_at, list(flow.amr), now,
@@ -231,11 +232,26 @@ def finish(flow: LoginFlow, now: datetime):
     session.clear()
     session["sid"] = token
     commit()
-    return device.remember(redirect(flow.next_url or url_for("auth.home"), 303), user.login)
+    return device.remember(redirect(flow.next_url or url_for("home.home"), 303), user.login)
 
 
 def _end_replaced(previous: str | None, now: datetime) -> None:
     """The session this browser held before logging in again is over (SESS-04)."""
     row = sessions.find_session(previous, now) if isinstance(previous, str) else None
-    if row is not None and sessions.end_session(row, now):
-        audit.record("logout", outcome="success", user=row.user, sid=row.sid, via="relogin")
+    if row is not None:
+        sessions.log_out(row, now, via="relogin")
+
+
+def login_required(view):
+    """Send anonymous visitors to the login page, coming back here afterwards."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_session() is None:
+            # A login still in its steps resumes there: no page skips them (SPEC 1.1).
+            return pending_redirect(utcnow()) or redirect(
+                url_for("login.login", next=request.full_path.rstrip("?")), 303
+            )
+        return view(*args, **kwargs)
+
+    return wrapped

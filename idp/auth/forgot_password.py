@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets as random
 
+from flask import Blueprint
 from flask import current_app
 from flask import redirect
 from flask import render_template
@@ -18,7 +19,6 @@ from flask import session
 from flask import url_for
 
 from idp import audit
-from idp.auth import bp
 from idp.auth.forms import ForgotAnswerForm
 from idp.auth.forms import ForgotPasswordForm
 from idp.clock import utcnow
@@ -30,6 +30,8 @@ from idp.security.authentication import find_user
 from idp.security.identifiers import normalise_login
 from idp.security.keyed_hash import recorded_login
 from idp.security.keyed_hash import token_hash
+
+bp = Blueprint("forgot_password", __name__)
 
 MSG_DONE = "Procédure terminée, merci de vérifier votre boîte aux lettres"
 MSG_NO_SECRETS = (
@@ -53,7 +55,7 @@ def _limit() -> str:
 
 def _identifier_key() -> str:
     """Step 1 is limited per identifier typed, step 2 per identifier of the procedure."""
-    if request.endpoint == "auth.forgot_password":
+    if request.endpoint == "forgot_password.identifier":
         typed = request.form.get("identifier", "")
     else:
         # Never a form field: the client would choose its own bucket.
@@ -69,7 +71,7 @@ def _phone_message() -> str:
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @limiter.limit(_limit, methods=["POST"])
 @limiter.limit(_limit, key_func=_identifier_key, methods=["POST"])
-def forgot_password():
+def identifier():
     """Step 1: the identifier and « Combien font a + b ? »."""
     form = ForgotPasswordForm()
     now = utcnow()
@@ -100,13 +102,13 @@ def _after_arithmetic(identifier: str, now):
         return render_template("auth/forgot_password/no_secrets.html", message=_phone_message())
     challenges.new_reset_state(_owner(), login, now)
     commit()
-    return redirect(url_for("auth.forgot_password_question"), 303)
+    return redirect(url_for("forgot_password.question"), 303)
 
 
 @bp.route("/forgot-password/question", methods=["GET", "POST"])
 @limiter.limit(_limit, methods=["POST"])
 @limiter.limit(_limit, key_func=_identifier_key, methods=["POST"])
-def forgot_password_question():
+def question():
     """Step 2: the secret question; then always the same final page."""
     now = utcnow()
     state = challenges.current(_owner(), "reset", now)

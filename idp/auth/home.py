@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from flask import Blueprint
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -13,10 +14,8 @@ from flask import session
 from flask import url_for
 from sqlalchemy import select
 
-from idp import audit
-from idp.auth import bp
 from idp.auth.current import current_session
-from idp.auth.current import login_required
+from idp.auth.flow import login_required
 from idp.auth.forms import LogoutForm
 from idp.clock import utcnow
 from idp.database import commit
@@ -26,6 +25,8 @@ from idp.models import Client
 from idp.models import UserSession
 from idp.security import sessions
 from idp.security.password_change import expiry_of
+
+bp = Blueprint("home", __name__)
 
 RECENT_CONNECTIONS = 10
 MSG_SESSION_ENDED = "La session a été fermée."
@@ -109,11 +110,10 @@ def end_session(sid: str):
     now = utcnow()
     current = current_session()
     row = next((r for r in sessions.live_sessions(current.user_id, now) if r.sid == sid), None)
-    if row is not None and sessions.end_session(row, now):
-        audit.record("logout", outcome="success", user=row.user, sid=row.sid, via="home")
+    if row is not None and sessions.log_out(row, now, via="home"):
         commit()
     if row is not None and row.id == current.id:
         session.clear()
         return render_template("auth/logout/done.html")
     flash(MSG_SESSION_ENDED, "success")
-    return redirect(url_for("auth.home"), 303)
+    return redirect(url_for("home.home"), 303)

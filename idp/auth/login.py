@@ -1,5 +1,6 @@
 """The login page (SPEC 1.4, 3.5): identifier, password, lockout, then the steps."""
 
+from flask import Blueprint
 from flask import current_app
 from flask import g
 from flask import redirect
@@ -7,7 +8,6 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from idp.auth import bp
 from idp.auth import device
 from idp.auth import flow
 from idp.auth.current import current_session
@@ -19,6 +19,8 @@ from idp.security.authentication import LoginRefused
 from idp.security.authentication import authenticate
 from idp.security.identifiers import normalise_login
 from idp.security.keyed_hash import keyed_identifier
+
+bp = Blueprint("login", __name__)
 
 
 def _identifier_key() -> str:
@@ -58,7 +60,7 @@ def login():
     form = LoginForm()
     if request.method == "GET":
         if current_session() is not None and flow.safe_next(request.args.get("next")) is None:
-            return redirect(url_for("auth.home"), 303)
+            return redirect(url_for("home.home"), 303)
         form.next.data = flow.safe_next(request.args.get("next")) or ""
         form.identifier.data = request.args.get("login_hint", "")[:128]
         return render_template("auth/login/login.html", form=form)

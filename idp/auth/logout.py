@@ -1,17 +1,18 @@
 """Logout from the IdP's own pages: ends the server-side session."""
 
+from flask import Blueprint
 from flask import redirect
 from flask import render_template
 from flask import session
 from flask import url_for
 
-from idp import audit
-from idp.auth import bp
 from idp.auth.current import current_session
 from idp.auth.forms import LogoutForm
 from idp.clock import utcnow
 from idp.database import commit
 from idp.security import sessions
+
+bp = Blueprint("logout", __name__)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -20,11 +21,10 @@ def logout():
     form = LogoutForm()
     if not form.validate_on_submit():
         if current_session() is None:
-            return redirect(url_for("auth.login"), 303)
+            return redirect(url_for("login.login"), 303)
         return render_template("auth/logout/confirm.html", form=form)
     row = current_session()
-    if row is not None and sessions.end_session(row, utcnow()):
-        audit.record("logout", outcome="success", user=row.user, sid=row.sid)
+    if row is not None and sessions.log_out(row, utcnow()):
         commit()
     session.clear()
     return render_template("auth/logout/done.html")

@@ -1,17 +1,19 @@
 """The password change step (SPEC 1.1 step 2, 1.4 expired password, SPEC 4 policy)."""
 
+from flask import Blueprint
 from flask import g
 from flask import jsonify
 from flask import render_template
 from flask import request
 
-from idp.auth import bp
 from idp.auth import flow
 from idp.auth.forms import PasswordChangeForm
 from idp.clock import utcnow
 from idp.extensions import limiter
 from idp.security import passwords
 from idp.security.password_change import set_password
+
+bp = Blueprint("password_change", __name__)
 
 MSG_EXPIRED = (
     "Votre mot de passe a expiré : vous devez le changer avant de poursuivre."
@@ -68,7 +70,7 @@ def password_change(login_flow):
 @bp.route("/password-change/strength", methods=["POST"])
 @limiter.limit("120/minute")
 @flow.step_required("password_change")
-def password_strength(login_flow):
+def strength(login_flow):
     """The strength meter's estimate as the user types (JSON, never stored)."""
     candidate = request.form.get("password", "")[: passwords.MAX_LENGTH]
     score = passwords.strength(candidate, passwords.user_inputs_of(login_flow.user))

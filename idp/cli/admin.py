@@ -12,10 +12,6 @@ from flask import current_app
 from sqlalchemy import select
 
 from idp import audit
-from idp.assistance import clients as client_services
-from idp.assistance.validation import InvalidInput
-from idp.assistance.validation import parse_date
-from idp.assistance.validation import parse_habilitation
 from idp.cli.common import ACTOR
 from idp.cli.common import OneLineCommand
 from idp.cli.common import OneLineGroup
@@ -29,8 +25,12 @@ from idp.extensions import db
 from idp.models import Client
 from idp.models import Habilitation
 from idp.oidc import keys as signing_keys
+from idp.oidc import registration as client_services
 from idp.security.expiry import send_expiry_reminders
 from idp.security.purge import purge as purge_expired
+from idp.validation import InvalidInput
+from idp.validation import parse_date
+from idp.validation import parse_habilitation
 
 habilitations = OneLineGroup("habilitations", help="Habilitations (droits d'accès aux modules).")
 clients = OneLineGroup("clients", help="Modules clients OpenID Connect.")

@@ -13,9 +13,9 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import mail
-from idp.assistance.validation import InvalidInput
 from idp.database import commit
 from idp.extensions import db
+from idp.validation import InvalidInput
 
 ACTOR = "cli"
 DEFAULT_REASON = "ligne de commande"

@@ -11,9 +11,6 @@ import click
 
 from idp.assistance import importer
 from idp.assistance import services
-from idp.assistance.validation import InvalidInput
-from idp.assistance.validation import parse_date
-from idp.assistance.validation import parse_habilitation
 from idp.cli.common import ACTOR
 from idp.cli.common import OneLineGroup
 from idp.cli.common import done
@@ -22,6 +19,9 @@ from idp.cli.common import guarded
 from idp.cli.common import reason_option
 from idp.clock import utcnow
 from idp.security.password_change import expiry_of
+from idp.validation import InvalidInput
+from idp.validation import parse_date
+from idp.validation import parse_habilitation
 
 users = OneLineGroup("users", help="Comptes utilisateurs.")
 

@@ -17,7 +17,6 @@ from flask import Response
 from flask import current_app
 from flask import request
 
-from idp.assistance.clients import AUTH_METHODS
 from idp.clock import utcnow
 from idp.database import commit
 from idp.database import read_only
@@ -26,8 +25,9 @@ from idp.oidc import claims
 from idp.oidc import documents
 from idp.oidc import keys
 from idp.oidc.clients import SUPPORTED_SCOPES
-from idp.oidc.server import current_server
-from idp.oidc.server import endpoint_url
+from idp.oidc.provider import current_server
+from idp.oidc.provider import endpoint_url
+from idp.oidc.registration import AUTH_METHODS
 
 bp = Blueprint("oidc_api", __name__)
 

@@ -8,12 +8,12 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import select
 
-from idp.assistance.clients import AUTH_METHODS
-from idp.assistance.clients import hash_client_secret
-from idp.assistance.clients import is_client_id
 from idp.extensions import db
 from idp.extensions import request_cache
 from idp.models import Client
+from idp.oidc.registration import AUTH_METHODS
+from idp.oidc.registration import hash_client_secret
+from idp.oidc.registration import is_client_id
 
 # SPEC 2 and 2.1: OIDC scopes, and the ProConnect ones named after their claim.
 SUPPORTED_SCOPES = ("openid", "profile", "email", "habilitations", "uid", "given_name",

@@ -1,20 +1,25 @@
-"""Authlib's revocation (RFC 7009), introspection (RFC 7662) and userinfo (OIDC Core 5.3)."""
+"""Authlib's revocation (RFC 7009), introspection (RFC 7662), userinfo (OIDC Core 5.3)
+and end-session (RP-Initiated Logout 1.0) endpoints, with what Authlib leaves to us."""
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from flask import g
 
 from idp import audit
-from idp.assistance.clients import AUTH_METHODS
+from idp.auth.current import end_browser_session
 from idp.clock import utcnow
 from idp.oidc import claims
+from idp.oidc import id_token_hints
 from idp.oidc import keys
 from idp.oidc import tokens
 from idp.oidc.clients import OAuthClient
+from idp.oidc.registration import AUTH_METHODS
 
 
 class RevocationEndpoint(_RevocationEndpoint):
@@ -72,3 +77,30 @@ class UserInfoEndpoint(_UserInfoEndpoint):
     def resolve_private_key(self):
         client = OAuthClient(g.authlib_server_oauth2_token.row.client)
         return keys.signing_keyset(client.id_token_signed_response_alg, utcnow())
+
+
+class EndSessionEndpoint(_EndSessionEndpoint):
+    def _validate_id_token_hint(self, id_token_hint):
+        # 2: "the OP MUST validate that it was the issuer of the ID Token": only a
+        # recent ID token of ours, never another JWT we signed (an access token).
+        claims = id_token_hints.read_id_token_hint(id_token_hint, self.server.issuer, utcnow())
+        if claims is None:
+            raise InvalidRequestError("Invalid 'id_token_hint'.")
+        return claims
+
+    def validate_request(self, request):
+        try:
+            validated = super().validate_request(request)
+        except (ValueError, TypeError, KeyError):
+            raise InvalidRequestError("Invalid 'id_token_hint'.") from None
+        if validated.id_token_claims is not None \
+                and request.payload.data.get("post_logout_redirect_uri") \
+                and validated.redirect_uri is None:
+            # 3: not exactly registered for the hint's client: an error, shown (4).
+            raise InvalidRequestError("The 'post_logout_redirect_uri' is not registered.")
+        return validated
+
+    def end_session(self, end_session_request) -> None:
+        client = end_session_request.client
+        end_browser_session(utcnow(), via="end_session",
+                            client_id=client.client_id if client is not None else None)

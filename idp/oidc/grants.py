@@ -23,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from idp import audit
-from idp.assistance.clients import AUTH_METHODS
 from idp.auth.current import current_session
 from idp.clock import utcnow
 from idp.extensions import db
@@ -32,6 +31,7 @@ from idp.oidc import claims
 from idp.oidc import habilitations
 from idp.oidc import keys
 from idp.oidc import tokens
+from idp.oidc.registration import AUTH_METHODS
 from idp.security.keyed_hash import token_hash
 
 CODE_LIFETIME = timedelta(seconds=60)

@@ -1,6 +1,6 @@
-"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) on Authlib's endpoint.
+"""The pages of RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
 
-Authlib's ``EndSessionEndpoint`` checks the client and the exact
+Authlib's ``EndSessionEndpoint`` (``idp.oidc.endpoints``) checks the client and the exact
 ``post_logout_redirect_uri`` (3), and adds ``state``. We add what it leaves to
 us: what passes for a recent ID token of ours (``idp.oidc.id_token_hints``,
 shared with /authorize), which session to end, and the pages. Without a valid
@@ -15,58 +15,21 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
+from flask import Blueprint
 from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
 
-from idp import audit
 from idp.auth.current import current_session
+from idp.auth.current import end_browser_session
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import csrf
 from idp.forms import Form
-from idp.oidc import id_token_hints
-from idp.oidc.server import current_server
-from idp.oidc.views import bp
-from idp.security import sessions
+from idp.oidc.provider import current_server
 
-
-class EndSessionEndpoint(_EndSessionEndpoint):
-    def _validate_id_token_hint(self, id_token_hint):
-        # 2: "the OP MUST validate that it was the issuer of the ID Token": only a
-        # recent ID token of ours, never another JWT we signed (an access token).
-        claims = id_token_hints.read_id_token_hint(id_token_hint, self.server.issuer, utcnow())
-        if claims is None:
-            raise InvalidRequestError("Invalid 'id_token_hint'.")
-        return claims
-
-    def validate_request(self, request):
-        try:
-            validated = super().validate_request(request)
-        except (ValueError, TypeError, KeyError):
-            raise InvalidRequestError("Invalid 'id_token_hint'.") from None
-        if validated.id_token_claims is not None \
-                and request.payload.data.get("post_logout_redirect_uri") \
-                and validated.redirect_uri is None:
-            # 3: not exactly registered for the hint's client: an error, shown (4).
-            raise InvalidRequestError("The 'post_logout_redirect_uri' is not registered.")
-        return validated
-
-    def end_session(self, end_session_request) -> None:
-        end_browser_session(end_session_request.client)
-
-
-def end_browser_session(client=None) -> None:
-    """End this browser's SSO session server side (SESS-05) and forget its cookie."""
-    row = current_session()
-    if row is not None and sessions.end_session(row, utcnow()):
-        audit.record("logout", outcome="success", user=row.user, sid=row.sid,
-                     client_id=client.client_id if client is not None else None,
-                     via="end_session")
-    session.clear()
+bp = Blueprint("oidc_logout", __name__)
 
 
 class EndSessionForm(Form):
@@ -92,7 +55,7 @@ def _needs_confirmation(validated) -> bool:
 def _finish(validated):
     """Log out, then back to the module when everything checked out, else our page."""
     if validated is None:
-        end_browser_session()
+        end_browser_session(utcnow(), via="end_session")
         response = None
     else:
         response = current_server().create_endpoint_response("end_session", validated)
@@ -117,7 +80,7 @@ def end_session():
     return render_template(
         "oidc/logout/confirm.html", form=EndSessionForm(), is_refused=error is not None,
         client=validated.client.row if validated and validated.client else None,
-        action=f"{url_for('oidc.end_session_confirm')}?{query}",
+        action=f"{url_for('oidc_logout.end_session_confirm')}?{query}",
     )
 
 

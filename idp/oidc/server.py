@@ -1,4 +1,6 @@
-"""Authlib's authorization server, built per application (STYLE.md) and stored on it."""
+"""Authlib's authorization server, built once per application and stored on it.
+
+The views reach it through ``idp.oidc.provider.current_server()``."""
 
 from __future__ import annotations
 
@@ -6,14 +8,13 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
-from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from flask import Flask
-from flask import current_app
 
 from idp.oidc import clients
 from idp.oidc import tokens
 from idp.oidc.client_auth import PrivateKeyJWT
 from idp.oidc.client_auth import client_secret_basic
+from idp.oidc.endpoints import EndSessionEndpoint
 from idp.oidc.endpoints import IntrospectionEndpoint
 from idp.oidc.endpoints import RevocationEndpoint
 from idp.oidc.endpoints import UserInfoEndpoint
@@ -21,18 +22,9 @@ from idp.oidc.grants import AuthorizationCodeGrant
 from idp.oidc.grants import OpenIDCode
 from idp.oidc.grants import RefreshTokenGrant
 from idp.oidc.grants import S256CodeChallenge
-
-EXTENSION_KEY = "idp_oidc_server"
-
-
-class IssuerParameter(_IssuerParameter):
-    """RFC 9207 2: ``iss`` in every authorization response, errors included."""
-
-    def __init__(self, issuer: str):
-        self.issuer = issuer
-
-    def get_issuer(self) -> str:
-        return self.issuer
+from idp.oidc.provider import EXTENSION_KEY
+from idp.oidc.provider import IssuerParameter
+from idp.oidc.provider import endpoint_url
 
 
 class Server(AuthorizationServer):
@@ -64,17 +56,7 @@ class Server(AuthorizationServer):
         return requested if client.check_redirect_uri(requested) else None
 
 
-def endpoint_url(issuer: str, name: str) -> str:
-    """Endpoints hang under the configured issuer, never under the request's Host."""
-    paths = {"authorization": "/authorize", "token": "/token", "userinfo": "/userinfo",
-             "jwks": "/jwks", "revocation": "/revoke", "introspection": "/introspect",
-             "end_session": "/end-session"}
-    return issuer + paths[name]
-
-
 def build_server(app: Flask) -> AuthorizationServer:
-    from idp.oidc.logout import EndSessionEndpoint
-
     issuer = app.config["IDP_ISSUER"]
     server = Server(query_client=clients.query_client, save_token=tokens.save_token)
     server.init_app(app)
@@ -98,29 +80,11 @@ def build_server(app: Flask) -> AuthorizationServer:
     return server
 
 
-def current_server() -> AuthorizationServer:
-    return current_app.extensions[EXTENSION_KEY]
-
-
-def add_issuer(response):
-    """Add ``iss`` to an error redirect made outside create_authorization_response."""
-    IssuerParameter(current_app.config["IDP_ISSUER"]).add_issuer_parameter(None, response)
-    return response
-
-
 def init_app(app: Flask) -> None:
-    """Build the server for ``app`` and register the OIDC pages and API."""
-    from idp.extensions import csrf
-    from idp.oidc import api
+    """Build the server for ``app``; ``create_app`` registers the OIDC blueprints."""
     from idp.oidc import backchannel
     from idp.oidc import documents
-    from idp.oidc import logout  # noqa: F401 (adds the end-session pages to views.bp)
-    from idp.oidc import views
 
     app.extensions[EXTENSION_KEY] = build_server(app)
     backchannel.init_app(app)
-    app.register_blueprint(views.bp)
-    # Client authentication protects the API; no cookie, no CSRF token (SPEC 4).
-    csrf.exempt(api.bp)
-    app.register_blueprint(api.bp)
     documents.init_app(app)

@@ -31,8 +31,8 @@ from idp.forms import Form
 from idp.oidc import claims
 from idp.oidc import habilitations
 from idp.oidc import id_token_hints
-from idp.oidc.server import add_issuer
-from idp.oidc.server import current_server
+from idp.oidc.provider import add_issuer
+from idp.oidc.provider import current_server
 from idp.security import sessions
 
 bp = Blueprint("oidc", __name__)
@@ -166,7 +166,7 @@ def _to_login(grant):
     login_hint = grant.request.payload.data.get("login_hint")
     if login_hint:
         target["login_hint"] = login_hint[:128]
-    return redirect(url_for("auth.login", **target), 303)
+    return redirect(url_for("login.login", **target), 303)
 
 
 def _back_with(grant, error_cls, description: str | None = None):

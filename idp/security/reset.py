@@ -24,12 +24,12 @@ from sqlalchemy import update
 
 from idp import audit
 from idp import mail
-from idp.assistance import services
 from idp.clock import utcnow
 from idp.extensions import db
 from idp.models import User
 from idp.models.types import UTCDateTime
 from idp.security import passwords
+from idp.security import provisional
 from idp.security import secrets
 from idp.security.keyed_hash import keyed_hash
 from idp.security.keyed_hash import recorded_login
@@ -157,5 +157,5 @@ def _answer(user: User | None, login: str, given: str, now: datetime) -> Outcome
     if is_blocked(user, now):
         audit.record("reset.refused_by_counter", outcome="failure", user=user)
         return Outcome.BLOCKED
-    services.reset_password(user, actor=user.login, reason="mot de passe oublié", now=now)
+    provisional.send_new(user, actor=user.login, reason="mot de passe oublié", now=now)
     return Outcome.SENT

@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 
+from idp import audit
 from idp.extensions import db
 from idp.models import UserSession
 from idp.security.keyed_hash import token_hash
@@ -127,6 +128,16 @@ def end_session(row: UserSession, now: datetime) -> bool:
     if result.rowcount != 1:
         return False
     _ended([row], now)
+    return True
+
+
+def log_out(row: UserSession, now: datetime, **details) -> bool:
+    """A logout: end ``row``, record it in the audit trail; the modules are told by
+    back-channel once committed. ``details`` (``via``, ``client_id``) go to the audit
+    row. False when the session had already ended: nothing is recorded."""
+    if not end_session(row, now):
+        return False
+    audit.record("logout", outcome="success", user=row.user, sid=row.sid, **details)
     return True
 
 

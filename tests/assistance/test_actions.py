@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
 from idp.models import User
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from tests.assistance.conftest import OPERATOR
 from tests.assistance.conftest import act
 from tests.assistance.conftest import confirm

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from idp.assistance import clients
 from idp.database import commit
 from idp.extensions import db
 from idp.models import UserSession
+from idp.oidc import registration as clients
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import login

@@ -5,9 +5,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from examples.demo_module import create_app as create_demo
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
 from idp.database import commit
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from tests.conftest import LiveServer
 from tests.conftest import free_port
 

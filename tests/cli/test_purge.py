@@ -10,8 +10,6 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
 from idp.database import commit
 from idp.extensions import db
 from idp.models import AuthorizationCode
@@ -21,6 +19,8 @@ from idp.models import LoginThrottle
 from idp.models import Token
 from idp.models import UsedClientAssertion
 from idp.models import UserSession
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from tests.cli.conftest import assert_one_line_refusal
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -18,8 +18,8 @@ from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from idp.database import commit
 from idp.extensions import db
 from tests.conftest import STRONG_PASSWORD

@@ -15,10 +15,10 @@ import secrets
 import pytest
 
 from idp import create_app
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
 from idp.database import commit
 from idp.extensions import db
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from tests import backends
 from tests.conftest import TEST_OVERRIDES
 from tests.conftest import IsolatedClient

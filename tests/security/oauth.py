@@ -10,8 +10,8 @@ from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from idp.database import commit
 
 CALLBACK = "https://module.example/callback"

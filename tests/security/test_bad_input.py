@@ -16,14 +16,14 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from idp import audit
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
 from idp.database import commit
 from idp.extensions import db
 from idp.models import AuditEvent
 from idp.models import Challenge
 from idp.models import User
 from idp.models import UserSession
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from idp.security import challenges
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token

@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import strategies as st
 
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
 from idp.database import commit
 from idp.extensions import limiter
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import login

@@ -27,11 +27,11 @@ from sqlalchemy import select
 
 from idp.assistance import views  # noqa: F401 (the blueprint first, then its actions)
 from idp.assistance.actions import ACTIONS
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
 from idp.database import commit
 from idp.extensions import db
 from idp.models import UserSession
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from idp.security import challenges
 from idp.security.secrets import QUESTIONS
 from tests.conftest import OTHER_STRONG_PASSWORD

@@ -27,8 +27,6 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import select
 from sqlalchemy import update
 
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
@@ -36,6 +34,8 @@ from idp.models import Client
 from idp.models import User
 from idp.oidc import backchannel
 from idp.oidc import keys
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 

@@ -22,9 +22,9 @@ import pytest
 from flask import session
 
 from idp import audit
-from idp.assistance.clients import NewClient
-from idp.assistance.clients import create_client
 from idp.database import commit
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
 from tests.security import secrets_hunt as hunting
