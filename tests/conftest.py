@@ -24,9 +24,13 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
+from flask import has_app_context
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
@@ -396,3 +400,60 @@ def live_server(app):
     server = LiveServer(app).start()
     yield server
     server.stop()
+
+
+# A deadline for a request to a live server, not a bound: a busy machine may take seconds.
+HTTP_TIMEOUT = 60
+
+
+class Browser:
+    """A person's browser on a live IdP: one cookie jar, the IdP's redirects followed
+    and the first one off-site (to a module) returned, the login form filled.
+
+    Like ``IsolatedClient``, each request made from the test's own thread first ends
+    the test's transaction: SQLite transactions begin IMMEDIATE (idp.database), and a
+    read the test left open would make the live server wait for the write lock.
+    """
+
+    def __init__(self, idp_url: str):
+        self.idp_url = idp_url
+        self.http = requests.Session()
+
+    def send(self, method: str, url: str, **kwargs) -> requests.Response:
+        """One request, redirects not followed; ``url`` may be a path on the IdP."""
+        if has_app_context():  # the test's thread (threads started by a test have none)
+            db.session.commit()
+        if url.startswith("/"):
+            url = self.idp_url + url
+        return self.http.request(method, url, allow_redirects=False, timeout=HTTP_TIMEOUT,
+                                 **kwargs)
+
+    def post(self, url: str, data: dict | None = None) -> requests.Response:
+        return self.send("POST", url, data=data)
+
+    def open(self, url: str) -> requests.Response:
+        """GET ``url`` and follow the IdP's redirects; stops at one that leaves the IdP."""
+        response = self.send("GET", url)
+        while response.status_code in (302, 303):
+            location = response.headers["Location"]
+            if location.startswith("/"):
+                location = self.idp_url + location
+            if not location.startswith(self.idp_url):
+                return response
+            response = self.send("GET", location)
+        return response
+
+    def post_login(self, page: requests.Response, login: str,
+                   password: str = STRONG_PASSWORD) -> requests.Response:
+        """Post the login form shown in ``page`` (its next comes from the URL)."""
+        next_url = parse_qs(urlsplit(page.url).query).get("next", [""])[0]
+        return self.post("/login", data={"csrf_token": csrf_token(page.text),
+                                         "identifier": login, "password": password,
+                                         "next": next_url})
+
+    def login(self, page: requests.Response, login: str,
+              password: str = STRONG_PASSWORD) -> requests.Response:
+        """Log in from ``page`` and follow where the IdP goes next."""
+        response = self.post_login(page, login, password)
+        assert response.status_code == 303, response.text[:500]
+        return self.open(response.headers["Location"])

@@ -1,7 +1,7 @@
 """OIDC fixtures: a live IdP whose issuer is its own URL, registered modules, a relying party.
 
-The relying party is Authlib's ``OAuth2Session``; the browser is a ``requests``
-session that follows the IdP's redirects and stops at the module's callback.
+The relying party is Authlib's ``OAuth2Session``; the browser is ``tests.conftest.Browser``,
+which follows the IdP's redirects and stops at the module's callback.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
 from idp.database import commit
 from idp.extensions import db
-from tests.conftest import STRONG_PASSWORD
+from tests.conftest import Browser
 from tests.conftest import LiveServer
-from tests.conftest import csrf_token
 from tests.conftest import environ_for
 from tests.conftest import free_port
 
@@ -94,37 +93,6 @@ def rp_session(idp_url: str, module: Module, **kwargs) -> OAuth2Session:
     return OAuth2Session(module.client_id, module.secret, scope=scope,
                          redirect_uri=CALLBACK, code_challenge_method="S256",
                          token_endpoint_auth_method=method, **kwargs)
-
-
-class Browser:
-    """A browser on the IdP: follows its redirects, fills the login form, stops off-site."""
-
-    def __init__(self, idp_url: str):
-        self.idp_url = idp_url
-        self.http = requests.Session()
-
-    def open(self, url: str) -> requests.Response:
-        response = self.http.get(url, allow_redirects=False, timeout=10)
-        while response.status_code in (302, 303):
-            location = response.headers["Location"]
-            if location.startswith("/"):
-                location = self.idp_url + location
-            if not location.startswith(self.idp_url):
-                return response
-            response = self.http.get(location, allow_redirects=False, timeout=10)
-        return response
-
-    def login(self, page: requests.Response, login: str, password: str = STRONG_PASSWORD):
-        """Post the login form shown in ``page`` (its next comes from the URL)."""
-        next_url = parse_qs(urlsplit(page.url).query).get("next", [""])[0]
-        response = self.http.post(self.idp_url + "/login", data={
-            "csrf_token": csrf_token(page.text), "identifier": login, "password": password,
-            "next": next_url,
-        }, allow_redirects=False, timeout=10)
-        assert response.status_code == 303, response.text[:500]
-        return self.open(self.idp_url + response.headers["Location"]
-                         if response.headers["Location"].startswith("/")
-                         else response.headers["Location"])
 
 
 def callback_params(response: requests.Response) -> dict:

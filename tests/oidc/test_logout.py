@@ -29,8 +29,8 @@ from idp.oidc import keys
 from idp.security import sessions
 from idp.security.password_change import set_password
 from tests.conftest import OTHER_STRONG_PASSWORD
+from tests.conftest import Browser
 from tests.conftest import reload
-from tests.oidc.conftest import Browser
 from tests.oidc.conftest import authorize_url
 from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import jwks
@@ -179,11 +179,9 @@ def test_without_hint_the_person_confirms_and_stays_here(
 
     action = page.text.split('<form method="post" action="')[1].split('"')[0]
     token = page.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    without_csrf = browser.http.post(live_server.url + action.replace("&amp;", "&"),
-                                     allow_redirects=False, timeout=10)
+    without_csrf = browser.post(action.replace("&amp;", "&"))
     assert without_csrf.status_code == 400
-    done = browser.http.post(live_server.url + action.replace("&amp;", "&"),
-                             data={"csrf_token": token}, allow_redirects=False, timeout=10)
+    done = browser.post(action.replace("&amp;", "&"), data={"csrf_token": token})
     assert done.status_code == 200  # no redirect off-site without a valid hint (LOGOUT-04)
     assert "Vous êtes déconnecté" in done.text
     assert _live_sessions() == 0
@@ -281,7 +279,7 @@ def test_idp_logout_page_revokes_and_notifies(
     tokens = _tokens(live_server, browser, module)
     page = browser.open(live_server.url + "/logout")
     token = page.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    browser.http.post(live_server.url + "/logout", data={"csrf_token": token}, timeout=10)
+    browser.post("/logout", data={"csrf_token": token})
     assert _claims(_logout_token(receiver))["sid"] == _claims(tokens["id_token"])["sid"]
     assert _refresh_error(live_server, module, tokens) == "invalid_grant"
 
@@ -371,8 +369,7 @@ def test_home_page_ending_a_session_notifies_its_modules(
     home = browser.open(live_server.url + "/")
     assert f"/sessions/{sid}/end" in home.text
     token = home.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    browser.http.post(f"{live_server.url}/sessions/{sid}/end", data={"csrf_token": token},
-                      timeout=10)
+    browser.post(f"/sessions/{sid}/end", data={"csrf_token": token})
     assert _claims(_logout_token(receiver))["sid"] == sid
     assert _live_sessions() == 0
 

@@ -8,8 +8,7 @@ from idp.assistance import services
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
-from tests.conftest import csrf_token
-from tests.oidc.conftest import Browser
+from tests.conftest import Browser
 from tests.oidc.conftest import authorize_url
 from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import log_in_and_get_code
@@ -85,10 +84,7 @@ def test_first_use_of_a_reset_provisional_password_kills_older_refresh_tokens(
     db.session.rollback()  # release SQLite's writer for the live server
     provisional = mailbox.provisional_password("jdupont@example.test")
     elsewhere = Browser(live_server.url)
-    page = elsewhere.open(live_server.url + "/login")
-    response = elsewhere.http.post(live_server.url + "/login", data={
-        "csrf_token": csrf_token(page.text), "identifier": "jdupont", "password": provisional,
-    }, allow_redirects=False, timeout=10)
+    response = elsewhere.post_login(elsewhere.open("/login"), "jdupont", provisional)
     assert response.headers["Location"] == "/password-change"
     assert _refresh(live_server.url, module, before["refresh_token"]).json()["error"] == \
         "invalid_grant"

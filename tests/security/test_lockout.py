@@ -10,7 +10,6 @@ from datetime import datetime
 from datetime import timedelta
 
 import pytest
-import requests
 import time_machine
 from sqlalchemy import select
 
@@ -20,7 +19,7 @@ from idp.models import User
 from idp.security.keyed_hash import keyed_hash
 from idp.security.keyed_hash import keyed_identifier
 from tests.conftest import STRONG_PASSWORD
-from tests.conftest import csrf_token
+from tests.conftest import Browser
 from tests.conftest import login
 from tests.conftest import page_text
 from tests.conftest import reload
@@ -182,37 +181,31 @@ def test_identifier_variants_and_addresses_feed_one_counter(client, make_user):
 # --- concurrent attempts against a real threaded server (SPEC 5, LOGIN-04/05) ------------
 
 
-class Browser:
-    """One person's browser: a cookie jar holding the login page's CSRF token."""
+class LoginPage:
+    """The login page open in one person's browser, posted when the test says."""
 
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        self.http = requests.Session()
-        self.token = csrf_token(self.http.get(f"{base_url}/login", timeout=30).text)
+    def __init__(self, live_server):
+        self.browser = Browser(live_server.url)
+        self.page = self.browser.open("/login")
 
     def login(self, identifier: str, password: str) -> str:
-        response = self.http.post(
-            f"{self.base_url}/login", allow_redirects=False, timeout=60,
-            data={"csrf_token": self.token, "identifier": identifier, "password": password},
-        )
-        self.http.close()
+        response = self.browser.post_login(self.page, identifier, password)
+        self.browser.http.close()
         if response.status_code == 303:
             return "success"
         text = page_text(response)
         return "locked" if MSG_LOCKED in text else "invalid" if MSG_INVALID in text else text
 
 
-def browsers(live_server, count: int) -> list[Browser]:
-    # The test's own reads hold SQLite's write lock until their transaction ends.
-    db.session.commit()
-    return [Browser(live_server.url) for _ in range(count)]
+def login_pages(live_server, count: int) -> list[LoginPage]:
+    return [LoginPage(live_server) for _ in range(count)]
 
 
 def test_twenty_concurrent_wrong_passwords_never_check_more_than_three(
     live_server, make_user, audit_rows, mailbox
 ):
     user = make_user()
-    racers = browsers(live_server, 20)
+    racers = login_pages(live_server, 20)
     outcomes = run_concurrently(20, lambda i: racers[i].login("jdupont", WRONG))
     assert sorted(set(outcomes)) == ["invalid", "locked"]
     assert outcomes.count("invalid") == 3
@@ -222,7 +215,7 @@ def test_twenty_concurrent_wrong_passwords_never_check_more_than_three(
     assert credential_checks(audit_rows, "jdupont") == 3
     assert len(audit_rows("account.locked")) == 1
     assert len(mailbox.to("jdupont@example.test")) == 1
-    [late] = browsers(live_server, 1)
+    [late] = login_pages(live_server, 1)
     assert late.login("jdupont", STRONG_PASSWORD) == "locked"
 
 
@@ -230,9 +223,9 @@ def test_one_right_password_among_twenty_concurrent_attempts_is_checked_at_most_
     live_server, make_user, audit_rows
 ):
     make_user()
-    for early in browsers(live_server, 2):
+    for early in login_pages(live_server, 2):
         assert early.login("jdupont", WRONG) == "invalid"
-    racers = browsers(live_server, 20)
+    racers = login_pages(live_server, 20)
     outcomes = run_concurrently(
         20, lambda i: racers[i].login("jdupont", STRONG_PASSWORD if i == 7 else WRONG)
     )
