@@ -18,10 +18,10 @@ from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp.oidc.registration import NewClient
-from idp.oidc.registration import create_client
 from idp.database import commit
 from idp.extensions import db
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from tests.conftest import Browser
 from tests.conftest import LiveServer
 from tests.conftest import environ_for
@@ -122,6 +122,20 @@ def log_in_and_get_code(browser: Browser, rp, login: str, **params) -> tuple[dic
     if page.status_code == 200 and 'name="password"' in page.text:
         page = browser.login(page, login)
     return callback_params(page), verifier
+
+
+def log_in_and_get_tokens(browser: Browser, module: Module | OAuth2Session,
+                          login: str = "jdupont", **params) -> dict:
+    """The code flow as a module runs it: the authorization request (with the login form
+    when the IdP shows it), then the code redeemed at /token; the token response.
+
+    ``module`` is a registered module (its relying party is ``rp_session``'s) or a relying
+    party made by the test (another scope, another client authentication).
+    """
+    rp = module if isinstance(module, OAuth2Session) else rp_session(browser.idp_url, module)
+    query, verifier = log_in_and_get_code(browser, rp, login, **params)
+    return rp.fetch_token(browser.idp_url + "/token", code=query["code"],
+                          code_verifier=verifier)
 
 
 def jwks(idp_url: str) -> KeySet:

@@ -17,6 +17,7 @@ from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
 from tests.oidc.test_authorize import _url
 
@@ -71,9 +72,7 @@ def test_habilitation_is_rechecked_at_token_and_refresh_time(
         live_server, browser, module, make_user):
     make_user()
     rp = rp_session(live_server.url, module)
-    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
-    token = rp.fetch_token(live_server.url + "/token", code=params["code"],
-                           code_verifier=verifier)
+    token = log_in_and_get_tokens(browser, rp)
     params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce="second")
     _set_grants(revoked_at=utcnow())
     redeem = requests.post(live_server.url + "/token", data={

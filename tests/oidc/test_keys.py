@@ -15,7 +15,7 @@ from idp.database import commit
 from idp.extensions import db
 from idp.oidc import keys
 from tests.conftest import TEST_OVERRIDES
-from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
 from tests.oidc.conftest import verify_id_token
 
@@ -28,8 +28,7 @@ def test_rotation_keeps_old_tokens_verifiable_and_signs_new_ones(
         live_server, browser, module, make_user, app):
     make_user()
     rp = rp_session(live_server.url, module)
-    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
-    old = rp.fetch_token(live_server.url + "/token", code=params["code"], code_verifier=verifier)
+    old = log_in_and_get_tokens(browser, rp)
 
     result = app.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
@@ -41,9 +40,7 @@ def test_rotation_keeps_old_tokens_verifiable_and_signs_new_ones(
     # The new key signs once every process has had time to publish it.
     settled = utcnow() + timedelta(seconds=app.config["IDP_KEYS_REFRESH_SECONDS"] + 1)
     with time_machine.travel(settled, tick=True):
-        params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce="after")
-        new = rp.fetch_token(live_server.url + "/token", code=params["code"],
-                             code_verifier=verifier)
+        new = log_in_and_get_tokens(browser, rp, nonce="after")
         assert _kid(new["id_token"]) != _kid(old["id_token"])
         assert _kid(new["access_token"]) == _kid(new["id_token"])
         verify_id_token(live_server.url, old["id_token"], module.client_id, "n-0S6_WzA2Mj")
@@ -53,9 +50,7 @@ def test_rotation_keeps_old_tokens_verifiable_and_signs_new_ones(
 def test_es256_client_gets_es256_id_tokens(live_server, browser, make_module, make_user):
     make_user()
     module = make_module("module-es", id_token_alg="ES256")
-    rp = rp_session(live_server.url, module)
-    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
-    token = rp.fetch_token(live_server.url + "/token", code=params["code"], code_verifier=verifier)
+    token = log_in_and_get_tokens(browser, module)
     claims = verify_id_token(live_server.url, token["id_token"], module.client_id,
                              "n-0S6_WzA2Mj", token["access_token"])
     assert claims["header"]["alg"] == "ES256"

@@ -34,7 +34,7 @@ from tests.conftest import reload
 from tests.oidc.conftest import authorize_url
 from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import jwks
-from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
 
 POST_LOGOUT = "http://127.0.0.1:8765/logged-out"
@@ -51,12 +51,6 @@ def receiver(httpserver: HTTPServer):
 def _module(make_module, uri: str | None, client_id="module-a"):
     return make_module(client_id, post_logout_redirect_uris=[POST_LOGOUT],
                        backchannel_logout_uri=uri)
-
-
-def _tokens(live_server, browser, module, login="jdupont") -> dict:
-    rp = rp_session(live_server.url, module)
-    params, verifier = log_in_and_get_code(browser, rp, login)
-    return rp.fetch_token(live_server.url + "/token", code=params["code"], code_verifier=verifier)
 
 
 def _end_session(browser, **params) -> requests.Response:
@@ -94,7 +88,7 @@ def test_valid_hint_redirects_with_state_and_ends_the_session(
         live_server, browser, make_module, make_user, audit_rows):
     make_user()
     module = _module(make_module, None)
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
 
     response = _end_session(browser, id_token_hint=tokens["id_token"],
                             post_logout_redirect_uri=POST_LOGOUT, state="xyz-42")
@@ -113,7 +107,7 @@ def test_unregistered_post_logout_uri_is_never_redirected_to(
         live_server, browser, make_module, make_user, uri):
     make_user()
     module = _module(make_module, None)
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     response = _end_session(browser, id_token_hint=tokens["id_token"],
                             post_logout_redirect_uri=uri, state="s")
     assert response.status_code == 200
@@ -135,7 +129,7 @@ def test_logout_03_forged_hint_gets_no_redirect(
         live_server, browser, make_module, make_user, forgery):
     make_user()
     module = _module(make_module, None)
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     kid = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[0] + "=="))["kid"]
     if forgery == "foreign_key":
         # The same kid as ours, signed by another key: only the signature tells.
@@ -154,7 +148,7 @@ def test_logout_03_expired_hint_of_a_recent_session_is_accepted(
         live_server, browser, make_module, make_user):
     make_user()
     module = _module(make_module, None)
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     claims = _claims(tokens["id_token"])
     now = int(time.time())
     claims.update(iat=now - 3600, exp=now - 3000)  # an hour old, expired ten minutes later
@@ -169,7 +163,7 @@ def test_without_hint_the_person_confirms_and_stays_here(
         live_server, browser, make_module, make_user):
     make_user()
     module = _module(make_module, None)
-    _tokens(live_server, browser, module)
+    log_in_and_get_tokens(browser, module)
     page = _end_session(browser, client_id=module.client_id,
                         post_logout_redirect_uri=POST_LOGOUT, state="s")
     assert page.status_code == 200
@@ -216,7 +210,7 @@ def test_logout_token_is_delivered_and_well_formed(
         live_server, browser, make_module, make_user, receiver):
     make_user()
     module = _module(make_module, receiver.url_for("/backchannel-logout"))
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     id_claims = _claims(tokens["id_token"])
 
     _end_session(browser, id_token_hint=tokens["id_token"], post_logout_redirect_uri=POST_LOGOUT)
@@ -256,7 +250,7 @@ def test_a_failing_module_does_not_block_logout(
         httpserver.expect_request("/backchannel-logout").respond_with_data("", status=500)
         uri = httpserver.url_for("/backchannel-logout")
     module = _module(make_module, uri)
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
 
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="idp.oidc.backchannel"):
@@ -276,7 +270,7 @@ def test_idp_logout_page_revokes_and_notifies(
         live_server, browser, make_module, make_user, receiver):
     make_user()
     module = _module(make_module, receiver.url_for("/backchannel-logout"))
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     page = browser.open(live_server.url + "/logout")
     token = page.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     browser.post("/logout", data={"csrf_token": token})
@@ -288,7 +282,7 @@ def test_password_change_revokes_and_notifies(
         live_server, browser, make_module, make_user, receiver):
     user = make_user()
     module = _module(make_module, receiver.url_for("/backchannel-logout"))
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     set_password(reload(user), OTHER_STRONG_PASSWORD, utcnow(), reason="test")
     commit()
     assert _claims(_logout_token(receiver))["sid"] == _claims(tokens["id_token"])["sid"]
@@ -299,7 +293,7 @@ def test_assistance_end_sessions_revokes_and_notifies(
         live_server, browser, make_module, make_user, receiver):
     user = make_user()
     module = _module(make_module, receiver.url_for("/backchannel-logout"))
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     services.end_sessions(reload(user), actor="operateur", reason="test", now=utcnow())
     commit()
     assert _claims(_logout_token(receiver))["sid"] == _claims(tokens["id_token"])["sid"]
@@ -310,7 +304,7 @@ def test_provisional_password_use_revokes_and_notifies(
         live_server, browser, make_module, make_user, receiver, mailbox):
     user = make_user()
     module = _module(make_module, receiver.url_for("/backchannel-logout"))
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     services.reset_password(reload(user), actor="cli", reason="test", now=utcnow())
     commit()
     provisional = mailbox.provisional_password("jdupont@example.test")
@@ -324,7 +318,7 @@ def test_rolled_back_session_end_sends_nothing(
         live_server, browser, make_module, make_user, receiver):
     user = make_user()
     module = _module(make_module, receiver.url_for("/backchannel-logout"))
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     sessions.end_all_sessions(user.id, utcnow())
     db.session.rollback()
     commit()
@@ -337,8 +331,8 @@ def test_only_modules_of_the_ended_session_are_told(
     make_user()
     uri = receiver.url_for("/backchannel-logout")
     first, second = _module(make_module, uri), _module(make_module, uri, "module-b")
-    _tokens(live_server, browser, first)
-    tokens = _tokens(live_server, browser, second)  # SSO: same session, no form
+    log_in_and_get_tokens(browser, first)
+    tokens = log_in_and_get_tokens(browser, second)  # SSO: same session, no form
     _end_session(browser, id_token_hint=tokens["id_token"], post_logout_redirect_uri=POST_LOGOUT)
     audiences = sorted(_claims(req.form["logout_token"])["aud"] for req, _ in receiver.log)
     assert audiences == ["module-a", "module-b"]
@@ -348,12 +342,8 @@ def test_relogin_with_prompt_login_ends_the_previous_session(
         live_server, browser, make_module, make_user, receiver):
     make_user()
     module = _module(make_module, receiver.url_for("/backchannel-logout"))
-    first = _tokens(live_server, browser, module)
-    rp = rp_session(live_server.url, module)
-    params, verifier = log_in_and_get_code(browser, rp, "jdupont", prompt="login",
-                                           nonce="n-again")
-    second = rp.fetch_token(live_server.url + "/token", code=params["code"],
-                            code_verifier=verifier)
+    first = log_in_and_get_tokens(browser, module)
+    second = log_in_and_get_tokens(browser, module, prompt="login", nonce="n-again")
     assert _claims(second["id_token"])["sid"] != _claims(first["id_token"])["sid"]
     assert _live_sessions() == 1
     assert _claims(_logout_token(receiver))["sid"] == _claims(first["id_token"])["sid"]
@@ -364,7 +354,7 @@ def test_home_page_ending_a_session_notifies_its_modules(
         live_server, browser, make_module, make_user, receiver):
     make_user()
     module = _module(make_module, receiver.url_for("/backchannel-logout"))
-    tokens = _tokens(live_server, browser, module)
+    tokens = log_in_and_get_tokens(browser, module)
     sid = _claims(tokens["id_token"])["sid"]
     home = browser.open(live_server.url + "/")
     assert f"/sessions/{sid}/end" in home.text

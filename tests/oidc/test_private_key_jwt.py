@@ -21,6 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import log_in_and_get_tokens
 
 
 @pytest.fixture
@@ -85,9 +86,7 @@ def test_module_with_a_jwks_file_gets_tokens(
         live_server, browser, keyed_module, make_user, module_key):
     make_user()
     session = rp(live_server.url, keyed_module, module_key)
-    params, verifier = log_in_and_get_code(browser, session, "jdupont")
-    token = session.fetch_token(live_server.url + "/token", code=params["code"],
-                                code_verifier=verifier)
+    token = log_in_and_get_tokens(browser, session)
     assert token["id_token"]
     assert token["access_token"]
 
@@ -98,9 +97,7 @@ def test_module_keys_fetched_from_its_jwks_uri(
     httpserver.expect_request("/jwks.json").respond_with_json(public_jwks(module_key))
     make_module("remote", auth_method="private_key_jwt", jwks_uri=httpserver.url_for("/jwks.json"))
     session = rp(live_server.url, "remote", module_key)
-    params, verifier = log_in_and_get_code(browser, session, "jdupont")
-    token = session.fetch_token(live_server.url + "/token", code=params["code"],
-                                code_verifier=verifier)
+    token = log_in_and_get_tokens(browser, session)
     assert token["token_type"].lower() == "bearer"
 
 

@@ -11,7 +11,7 @@ from idp.extensions import db
 from tests.conftest import Browser
 from tests.oidc.conftest import authorize_url
 from tests.oidc.conftest import callback_params
-from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
 
 
@@ -21,16 +21,10 @@ def _refresh(idp_url, module, refresh_token, **extra):
     }, auth=(module.client_id, module.secret), timeout=10)
 
 
-def _tokens(live_server, browser, module):
-    rp = rp_session(live_server.url, module)
-    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
-    return rp.fetch_token(live_server.url + "/token", code=params["code"], code_verifier=verifier)
-
-
 def test_refresh_rotates_and_reuse_revokes_the_family(
         live_server, browser, module, make_user, audit_rows):
     make_user()
-    first = _tokens(live_server, browser, module)
+    first = log_in_and_get_tokens(browser, module)
     second = _refresh(live_server.url, module, first["refresh_token"]).json()
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
@@ -49,7 +43,7 @@ def test_rt_02_refused_scope_keeps_refresh_token_usable(
         live_server, browser, module, make_user, audit_rows):
     """RFC 6749 6: a wider scope is refused, and the refused request spends nothing."""
     make_user()
-    first = _tokens(live_server, browser, module)
+    first = log_in_and_get_tokens(browser, module)
     wider = _refresh(live_server.url, module, first["refresh_token"],
                      scope="openid profile email habilitations siret")
     assert wider.status_code == 400
@@ -68,7 +62,7 @@ def test_refresh_token_of_another_client_is_refused(
         live_server, browser, module, make_module, make_user):
     make_user()
     other = make_module("module-b")
-    first = _tokens(live_server, browser, module)
+    first = log_in_and_get_tokens(browser, module)
     assert _refresh(live_server.url, other, first["refresh_token"]).json()["error"] == \
         "invalid_grant"
 
@@ -78,7 +72,7 @@ def test_first_use_of_a_reset_provisional_password_kills_older_refresh_tokens(
     """SPEC 1.2: the first login with the provisional password revokes the user's other
     sessions and refresh tokens (SECURITY-CHECKLIST RT-05, FPW-06)."""
     user = make_user()
-    before = _tokens(live_server, browser, module)
+    before = log_in_and_get_tokens(browser, module)
     services.reset_password(user, actor="test", reason="appel", now=utcnow())
     commit()
     db.session.rollback()  # release SQLite's writer for the live server

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.oidc.conftest import log_in_and_get_code
-from tests.oidc.conftest import rp_session
+from tests.oidc.conftest import log_in_and_get_tokens
 
 
 def _post(idp_url, path, module, token, **extra):
@@ -13,16 +12,10 @@ def _post(idp_url, path, module, token, **extra):
                          auth=(module.client_id, module.secret), timeout=10)
 
 
-def _tokens(live_server, browser, module):
-    rp = rp_session(live_server.url, module)
-    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
-    return rp.fetch_token(live_server.url + "/token", code=params["code"], code_verifier=verifier)
-
-
 def test_introspection_then_revocation_of_the_refresh_token(
         live_server, browser, module, make_user):
     make_user()
-    token = _tokens(live_server, browser, module)
+    token = log_in_and_get_tokens(browser, module)
     active = _post(live_server.url, "/introspect", module, token["access_token"]).json()
     assert active["active"] is True
     assert active["client_id"] == module.client_id
@@ -39,7 +32,7 @@ def test_other_client_can_neither_introspect_nor_revoke(
         live_server, browser, module, make_module, make_user):
     make_user()
     other = make_module("module-b")
-    token = _tokens(live_server, browser, module)
+    token = log_in_and_get_tokens(browser, module)
     assert _post(live_server.url, "/introspect", other, token["access_token"]).json() == \
         {"active": False}
     assert _post(live_server.url, "/revoke", other, token["refresh_token"]).status_code == 400

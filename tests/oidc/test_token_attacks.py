@@ -25,6 +25,7 @@ from idp.oidc.tokens import refresh_hash
 from idp.security.keyed_hash import token_hash
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
 from tests.security.concurrency import run_concurrently
 
@@ -71,14 +72,6 @@ def _children_of(refresh_token: str) -> int:
         Token.parent_id == parent.scalar_subquery()))
 
 
-def _tokens(live_server, browser, module, nonce: str) -> dict:
-    rp = rp_session(live_server.url, module)
-    params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce=nonce)
-    response = _redeem(live_server.url, module, params["code"], verifier)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def test_tok_07_simultaneous_redemptions_of_one_code_give_one_token_response(
         live_server, browser, module, make_user):
     """RFC 6749 4.1.2: a code is used once, however many requests present it together."""
@@ -97,7 +90,7 @@ def test_rt_04_simultaneous_refreshes_of_one_token_rotate_it_once(
     """RFC 9700 4.14.2: one rotation; the others are refused, never a second family branch."""
     make_user()
     for run in range(RUNS):
-        presented = _tokens(live_server, browser, module, f"run-{run}")["refresh_token"]
+        presented = log_in_and_get_tokens(browser, module, nonce=f"run-{run}")["refresh_token"]
         responses = run_concurrently(CONCURRENT, lambda _i, t=presented:
                                      _refresh(live_server.url, module, t))
         assert _outcomes(responses) == (1, {"invalid_grant"})
@@ -109,7 +102,7 @@ def test_rt_04_refresh_rotated_by_another_request_meanwhile_is_refused(
     """Another request rotates the token after this one read it, before this one writes:
     the rotation is claimed by a conditional write, so this one loses."""
     make_user()
-    presented = _tokens(live_server, browser, module, "first")["refresh_token"]
+    presented = log_in_and_get_tokens(browser, module, nonce="first")["refresh_token"]
     real_find = tokens.find_refresh
 
     def find_then_lose_the_race(value):
@@ -133,7 +126,7 @@ def test_authz_04_a_disabled_client_is_never_redirected_to_and_its_tokens_stop(
     """RFC 6749 4.1.2.1: an unknown (here disabled) client gets our page, never a redirect."""
     make_user()
     rp = rp_session(live_server.url, module)
-    issued = _tokens(live_server, browser, module, "before")
+    issued = log_in_and_get_tokens(browser, module, nonce="before")
     params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce="pending")
 
     assert runner.invoke(args=["clients", "disable", module.client_id]).exit_code == 0
@@ -156,7 +149,7 @@ def test_authz_04_a_disabled_client_is_never_redirected_to_and_its_tokens_stop(
     assert runner.invoke(args=["clients", "enable", module.client_id]).exit_code == 0
     assert _refresh(live_server.url, module, issued["refresh_token"]).json()["error"] == \
         "invalid_grant"
-    _tokens(live_server, browser, module, "enabled-again")
+    log_in_and_get_tokens(browser, module, nonce="enabled-again")
 
 
 def _basic(credentials: bytes) -> dict:

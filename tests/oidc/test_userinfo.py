@@ -9,7 +9,7 @@ from joserfc import jwt
 from sqlalchemy import create_engine
 
 from tests.oidc.conftest import jwks
-from tests.oidc.conftest import log_in_and_get_code
+from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
 
 
@@ -18,8 +18,7 @@ def test_signed_userinfo_and_claims_parameter(live_server, browser, make_module,
     module = make_module("module-signed", signed_userinfo=True)
     rp = rp_session(live_server.url, module, scope="openid")
     claims = json.dumps({"userinfo": {"given_name": {"essential": True}, "email": None}})
-    params, verifier = log_in_and_get_code(browser, rp, "jdupont", claims=claims)
-    token = rp.fetch_token(live_server.url + "/token", code=params["code"], code_verifier=verifier)
+    token = log_in_and_get_tokens(browser, rp, claims=claims)
     response = requests.get(live_server.url + "/userinfo", timeout=10,
                             headers={"Authorization": f"Bearer {token['access_token']}"})
     assert response.headers["Content-Type"] == "application/jwt"
@@ -45,9 +44,7 @@ def test_userinfo_answers_while_another_connection_writes(live_server, browser, 
     """Userinfo only reads: on SQLite it does not queue for the write lock (its
     transaction begins DEFERRED), on PostgreSQL it reads the last committed row."""
     make_user()
-    rp = rp_session(live_server.url, module)
-    params, verifier = log_in_and_get_code(browser, rp, "jdupont")
-    token = rp.fetch_token(live_server.url + "/token", code=params["code"], code_verifier=verifier)
+    token = log_in_and_get_tokens(browser, module)
     engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     writer = engine.raw_connection()
     try:
