@@ -72,13 +72,6 @@ def invalid_grant(response, description: str | None = None) -> None:
     assert body.get("error_description") == description
 
 
-def tokens_for(client, module, **params) -> dict:
-    query, verifier = authorize(client, module.client_id, **params)
-    response = redeem(client, module, query["code"], verifier)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
 def test_the_code_records_the_request_it_answers(signed_in, module, user, audit_rows):
     query, verifier = authorize(signed_in, module.client_id, nonce="n-42",
                                 claims='{"id_token": {"email": null}}')

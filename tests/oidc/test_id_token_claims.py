@@ -21,9 +21,8 @@ from idp.models import HabilitationGrant
 from idp.models import UserSession
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
-from tests.security.oauth import authorize
-from tests.security.oauth import redeem
 from tests.security.oauth import register_module
+from tests.security.oauth import tokens_for
 
 
 @pytest.fixture
@@ -39,10 +38,7 @@ def signed_in(client, user):
 
 def id_token_of(client, module, **params) -> tuple[dict, dict, dict]:
     """(header, claims, token response) of a whole code flow."""
-    query, verifier = authorize(client, module.client_id, **params)
-    response = redeem(client, module, query["code"], verifier)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    body = response.get_json()
+    body = tokens_for(client, module, **params)
     keyset = KeySet.import_key_set(client.get("/jwks").get_json())
     decoded = jwt.decode(body["id_token"], keyset, algorithms=["RS256", "ES256"])
     return decoded.header, dict(decoded.claims), body

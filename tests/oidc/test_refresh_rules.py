@@ -22,10 +22,9 @@ from idp.oidc.tokens import refresh_hash
 from idp.security import sessions
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
-from tests.security.oauth import authorize
-from tests.security.oauth import redeem
 from tests.security.oauth import refresh
 from tests.security.oauth import register_module
+from tests.security.oauth import tokens_for
 
 
 @pytest.fixture
@@ -39,13 +38,6 @@ def signed_in(client, make_user):
     user = make_user()
     assert login(client, "jdupont", STRONG_PASSWORD).status_code == 303
     return client, user
-
-
-def issued(client, module, nonce: str = "n1") -> dict:
-    query, verifier = authorize(client, module.client_id, nonce=nonce)
-    response = redeem(client, module, query["code"], verifier)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
 
 
 def rows_of(user) -> list[Token]:
@@ -73,7 +65,7 @@ def audited(rows: list, user, module, **details) -> None:
 
 def test_reuse_of_a_rotated_token_revokes_its_family_once(signed_in, module, audit_rows):
     client, user = signed_in
-    first = issued(client, module)
+    first = tokens_for(client, module)
     second = refreshed(refresh(client, module, first["refresh_token"]))
     assert [row.revoked_at for row in rows_of(user)] == [None, None]
 
@@ -94,7 +86,7 @@ def test_reuse_of_a_rotated_token_revokes_its_family_once(signed_in, module, aud
 def test_a_token_rotated_by_another_request_meanwhile_revokes_its_family(
         signed_in, module, audit_rows, monkeypatch):
     client, user = signed_in
-    presented = issued(client, module)["refresh_token"]
+    presented = tokens_for(client, module)["refresh_token"]
     # Another request claimed the rotation between this one's read and its write.
     monkeypatch.setattr(tokens, "claim_rotation", lambda _row, _now: False)
     at = utcnow()
@@ -106,7 +98,7 @@ def test_a_token_rotated_by_another_request_meanwhile_revokes_its_family(
 
 def test_a_revoked_refresh_token_is_refused(signed_in, module, audit_rows):
     client, user = signed_in
-    presented = issued(client, module)["refresh_token"]
+    presented = tokens_for(client, module)["refresh_token"]
     response = client.post("/revoke", data={"token": presented}, headers=module.basic)
     assert response.status_code == 200
     invalid_grant(refresh(client, module, presented))
@@ -120,7 +112,7 @@ def test_a_revoked_token_is_refused_before_any_habilitation_check(signed_in, mod
                                                                   audit_rows):
     """Refused as revoked: no « habilitation refused » row for a token that is dead anyway."""
     client, _user = signed_in
-    presented = issued(client, module)["refresh_token"]
+    presented = tokens_for(client, module)["refresh_token"]
     assert client.post("/revoke", data={"token": presented},
                        headers=module.basic).status_code == 200
     db.session.execute(update(HabilitationGrant).values(revoked_at=utcnow()))
@@ -131,7 +123,7 @@ def test_a_revoked_token_is_refused_before_any_habilitation_check(signed_in, mod
 
 def test_a_habilitation_granted_until_a_later_date_keeps_refreshing(signed_in, module):
     client, user = signed_in
-    presented = issued(client, module)["refresh_token"]
+    presented = tokens_for(client, module)["refresh_token"]
     db.session.execute(update(HabilitationGrant).values(ends_at=utcnow() + timedelta(days=30)))
     db.session.commit()
     refreshed(refresh(client, module, presented))
@@ -141,8 +133,8 @@ def test_a_habilitation_granted_until_a_later_date_keeps_refreshing(signed_in, m
 def test_a_refresh_token_refreshes_until_its_own_end(signed_in, module):
     """Its end is the session's; were the session to last longer, the token still ends."""
     client, _user = signed_in
-    before = issued(client, module, "before")["refresh_token"]
-    at_end = issued(client, module, "at-end")["refresh_token"]
+    before = tokens_for(client, module, nonce="before")["refresh_token"]
+    at_end = tokens_for(client, module, nonce="at-end")["refresh_token"]
     end = utcnow().replace(microsecond=0) + timedelta(minutes=5)
     db.session.execute(update(Token).values(refresh_expires_at=end))
     db.session.commit()
@@ -157,7 +149,7 @@ def test_a_refresh_token_refreshes_until_its_own_end(signed_in, module):
 
 def test_a_refresh_token_of_an_ended_session_is_refused(signed_in, module):
     client, user = signed_in
-    presented = issued(client, module)["refresh_token"]
+    presented = tokens_for(client, module)["refresh_token"]
     db.session.expire_all()
     row = db.session.execute(
         select(UserSession).where(UserSession.user_id == user.id)).scalar_one()
@@ -168,7 +160,7 @@ def test_a_refresh_token_of_an_ended_session_is_refused(signed_in, module):
 
 def test_a_revoked_habilitation_stops_refreshes(signed_in, module, audit_rows):
     client, user = signed_in
-    presented = issued(client, module)["refresh_token"]
+    presented = tokens_for(client, module)["refresh_token"]
     db.session.execute(update(HabilitationGrant).values(revoked_at=utcnow()))
     db.session.commit()
     invalid_grant(refresh(client, module, presented))
@@ -181,7 +173,7 @@ def test_a_rotated_token_presented_by_another_module_revokes_nothing(
         signed_in, module, audit_rows):
     client, _user = signed_in
     other = register_module("module-o")
-    first = issued(client, module)
+    first = tokens_for(client, module)
     second = refreshed(refresh(client, module, first["refresh_token"]))
     invalid_grant(refresh(client, other, first["refresh_token"]))
     invalid_grant(refresh(client, other, second["refresh_token"]))
@@ -192,6 +184,6 @@ def test_a_rotated_token_presented_by_another_module_revokes_nothing(
 @pytest.mark.parametrize("presented", ["idprt_unknown", "unknown"])
 def test_an_unknown_refresh_token_is_invalid_grant(signed_in, module, audit_rows, presented):
     client, _user = signed_in
-    issued(client, module)
+    tokens_for(client, module)
     invalid_grant(refresh(client, module, presented))
     assert not audit_rows("token.reuse_detected")

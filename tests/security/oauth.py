@@ -10,9 +10,9 @@ from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
+from idp.database import commit
 from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
-from idp.database import commit
 
 CALLBACK = "https://module.example/callback"
 
@@ -74,6 +74,14 @@ def redeem(client, module: Module, code: str, verifier: str | None, **extra):
             "code_verifier": verifier, **extra}
     return client.post("/token", data={k: v for k, v in data.items() if v is not None},
                        headers=module.basic)
+
+
+def tokens_for(client, module: Module, **extra) -> dict:
+    """The code flow of a logged-in browser: the code, redeemed by the module; its tokens."""
+    query, verifier = authorize(client, module.client_id, **extra)
+    response = redeem(client, module, query["code"], verifier)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
 
 
 def refresh(client, module: Module, refresh_token: str, **extra):

@@ -24,6 +24,7 @@ from tests.security.oauth import authorize
 from tests.security.oauth import redeem
 from tests.security.oauth import refresh
 from tests.security.oauth import register_module
+from tests.security.oauth import tokens_for
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 # RFC 6749 A.11-A.17 allow more; what the IdP issues stays within base64url.
@@ -100,8 +101,7 @@ def test_rt_06_refresh_tokens_end_with_the_sso_sessions_absolute_end(app, make_u
     with time_machine.travel(START, tick=False):
         make_user()
         login(client, "jdupont", STRONG_PASSWORD)
-        query, verifier = authorize(client, module.client_id)
-        tokens = redeem(client, module, query["code"], verifier).json
+        tokens = tokens_for(client, module)
     with time_machine.travel(START + timedelta(hours=6), tick=False):
         tokens = refresh(app.test_client(), module, tokens["refresh_token"]).json
         assert tokens["refresh_token"]
