@@ -36,6 +36,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     from idp import logs
     from idp import metrics
     from idp import web
+    from idp.auth import current
     from idp.extensions import csrf
     from idp.extensions import db
     from idp.extensions import limiter
@@ -56,6 +57,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     oidc_server.init_app(app)
     web.init_app(app)
     _register_blueprints(app)
+    app.after_request(current.touch_session)
     errors.init_app(app)
     headers.init_app(app)
     cli.init_app(app)

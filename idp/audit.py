@@ -107,7 +107,7 @@ def record(
     }
     values["hash"] = row_hash(prev, values)
     session.execute(insert(AuditEvent.__table__).values(**values))
-    metrics.count_event(session, event, details)
+    metrics.count_event(event, details)
 
 
 @dataclass

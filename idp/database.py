@@ -1,19 +1,32 @@
-"""Database engine settings and the one commit per request."""
+"""Database engine settings and the transaction: when it begins, when it ends, and
+what happens only once it is committed.
+
+A unit of work begins with its first statement (SQLAlchemy's autobegin) and ends
+with ``commit()`` or ``rollback()``, the only two ways the code ends one. What
+must happen only if the data is committed (mails, back-channel logouts, metrics)
+is added to a batch with ``after_commit``: SQLAlchemy runs the batches once the
+transaction is committed, and a rollback drops them. docs/architecture.md says
+where each flow commits.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 import os
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from config import create_private_file
-from idp import mail
 from idp.extensions import db
 
 
@@ -115,11 +128,56 @@ def _dispose_after_fork() -> None:
 os.register_at_fork(after_in_child=_dispose_after_fork)
 
 
-def commit(wait_for_mail: bool = False) -> int:
-    """Commit the unit of work, then hand over the mails it queued (never before).
+log = logging.getLogger(__name__)
 
-    Mails leave from a background thread unless ``wait_for_mail``; then they are
-    sent now and the number that could not be delivered is returned.
+_AFTER_COMMIT = "idp_after_commit"
+Batch = TypeVar("Batch", bound=Callable[[], None])
+
+
+def after_commit(kind: type[Batch]) -> Batch:
+    """The ``kind`` batch of the current transaction, created on first use.
+
+    A batch is a callable that collects what to do (``Outbox`` of ``idp.mail``,
+    say) and does it when called: once the transaction is committed, in the
+    order the batches were first used; never when it is rolled back.
     """
+    batches = db.session.info.setdefault(_AFTER_COMMIT, [])
+    for batch in batches:
+        if type(batch) is kind:
+            return batch
+    batch = kind()
+    batches.append(batch)
+    return batch
+
+
+def commit() -> None:
+    """End the unit of work, keeping it; its after-commit batches run."""
     db.session.commit()
-    return mail.flush(wait=wait_for_mail)
+
+
+def rollback() -> None:
+    """End the unit of work without keeping anything: rows and after-commit batches.
+
+    On a dead connection the rollback itself may fail: the session is then
+    discarded, and the pool replaces the connection.
+    """
+    db.session.info.pop(_AFTER_COMMIT, None)
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.remove()
+
+
+@event.listens_for(Session, "after_commit")
+def _run_batches(session: Session) -> None:
+    for batch in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            batch()
+        except Exception as exc:  # noqa: BLE001 (the data is committed: log, go on)
+            log.error("after-commit %s failed: %s", type(batch).__name__, type(exc).__name__)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_batches(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the transaction, not a savepoint in it
+        session.info.pop(_AFTER_COMMIT, None)

@@ -13,13 +13,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
-from idp import mail
-from idp.extensions import db
+from idp.database import rollback
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +52,7 @@ def render_error(status: int, message: str | None = None, reference: str | None 
 
 
 def _http_error(error: HTTPException):
-    db.session.rollback()
-    mail.discard()
+    rollback()
     response = render_error(error.code or 500)
     if error.code == 405 and error.valid_methods:
         return response[0], 405, {"Allow": ", ".join(error.valid_methods)}
@@ -66,14 +63,13 @@ def _http_error(error: HTTPException):
 
 
 def _csrf_error(error: CSRFError):
-    db.session.rollback()
+    rollback()
     return render_error(400, MSG_CSRF)
 
 
 def _unexpected(error: Exception):
     """Roll back, log with a correlation id, show the French 500 page (no detail)."""
-    db.session.rollback()
-    mail.discard()
+    rollback()
     if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
         return _http_error(error)
     original = getattr(error, "original_exception", None) or error
@@ -92,18 +88,9 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, RedisConnecti
 RETRY_AFTER_SECONDS = 5
 
 
-def _rollback_quietly() -> None:
-    """Roll back; on a dead connection the rollback itself may fail, which is fine."""
-    try:
-        db.session.rollback()
-    except SQLAlchemyError:
-        db.session.remove()
-
-
 def _unavailable(error: Exception):
     """French 503 page; the log says which dependency, never the statement or its values."""
-    _rollback_quietly()
-    mail.discard()
+    rollback()
     log.error("dependency unavailable: %s", type(error).__name__)
     page, status = render_error(503)
     return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -1,7 +1,9 @@
-"""Mails (SPEC 3.4): compose from French templates, send after the commit.
+"""Mails: composed from French templates, sent once the transaction is committed.
 
-Web flows hand their mails to a background thread (no response waits for
-SMTP); the Assistance console and the CLI send at once and report failures.
+``send_later`` adds a mail to the transaction's ``Outbox`` (``idp.database.after_commit``);
+once committed, a background thread delivers it (no response waits for SMTP). The
+Assistance console and the command line then wait for their mails with
+``undelivered()`` and report failures.
 
 With ``IDP_MAIL_SERVER`` set, mails go over SMTP (STARTTLS when
 ``IDP_MAIL_USE_TLS``); without it, outside production, each mail is written
@@ -24,10 +26,11 @@ from email.utils import make_msgid
 from pathlib import Path
 
 from flask import current_app
-from flask import g
 from flask import render_template
 
 from idp.clock import utcnow
+from idp.database import after_commit
+from idp.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -50,51 +53,41 @@ def compose(to: str, template: str, **context) -> EmailMessage:
     return message
 
 
+class Outbox(list):
+    """The mails of a transaction, handed to the delivery thread once it is committed."""
+
+    def __call__(self) -> None:
+        handed_over = db.session.info.setdefault(_HANDED_OVER, [])
+        handed_over.extend(_sender.submit(settings, message) for settings, message in self)
+
+
+_HANDED_OVER = "idp_mails_handed_over"
+# How long a caller reporting failures waits for one mail (SMTP has 10 s per step).
+REPORT_TIMEOUT = 60.0
+
+
 def send_later(message: EmailMessage) -> None:
-    """Queue a mail; ``idp.database.commit()`` sends it once the data is committed."""
-    g.setdefault("_outbox", []).append(message)
+    """Send ``message`` once the current transaction is committed (never if rolled back).
 
-
-def discard() -> None:
-    """Forget the queued mails (the transaction was rolled back)."""
-    g.pop("_outbox", None)
-
-
-def flush(wait: bool = False) -> int:
-    """Hand over the mails queued by the committed unit of work.
-
-    By default they leave from a background thread, so that no response waits
-    for the SMTP server: a right forgotten-password answer (which sends a
-    provisional password) takes as long as a wrong one (SECURITY-CHECKLIST
-    FPW-02), and the third failure of a real account (lock notice) as long as
-    that of an unknown identifier. ``wait=True`` sends them now and returns how
-    many could not be delivered, for the callers that report it (Assistance
-    console, CLI). A failure is logged, never the body.
+    Mails leave from a background thread, so that no response waits for the SMTP
+    server: a right forgotten-password answer (which sends a provisional password)
+    takes as long as a wrong one, and the third failure of a real account (lock
+    notice) as long as that of an unknown identifier (docs/security.md).
     """
-    messages = g.pop("_outbox", [])
-    if not messages:
-        return 0
-    settings = _settings(current_app.config)
-    if not wait:
-        _sender.submit(settings, messages)
-        return 0
-    failed = 0
-    for message in messages:
-        try:
-            send_now(message)
-        except (OSError, smtplib.SMTPException) as exc:
-            failed += 1
-            _log_failure(message, exc)
-    return failed
+    after_commit(Outbox).append((_settings(current_app.config), message))
+
+
+def undelivered() -> int:
+    """How many of the mails committed so far by this request or command could not be
+    delivered, once each was tried; for the callers that report it (Assistance
+    console, command line). A failure is logged, never the body."""
+    handed_over = db.session.info.pop(_HANDED_OVER, [])
+    return sum(not delivery.wait(REPORT_TIMEOUT) for delivery in handed_over)
 
 
 def wait_until_sent(timeout: float = 10.0) -> bool:
     """Block until this process's background mails are all handed over (tests, exit)."""
     return _sender.wait_idle(timeout)
-
-
-def send_now(message: EmailMessage) -> None:
-    deliver(message, _settings(current_app.config))
 
 
 def deliver(message: EmailMessage, settings: dict) -> None:
@@ -133,6 +126,17 @@ def _write_eml(message: EmailMessage, outbox: Path) -> None:
     (outbox / name).write_bytes(bytes(message))
 
 
+class Delivery:
+    """One mail handed to the delivery thread: ``wait`` says whether it left."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.sent = False
+
+    def wait(self, timeout: float) -> bool:
+        return self.done.wait(timeout) and self.sent
+
+
 class _Sender:
     """One delivery thread per process, started on first use.
 
@@ -149,14 +153,15 @@ class _Sender:
         self._pending = 0
         self._thread: threading.Thread | None = None
 
-    def submit(self, settings: dict, messages: list[EmailMessage]) -> None:
+    def submit(self, settings: dict, message: EmailMessage) -> Delivery:
+        delivery = Delivery()
         with self._lock:
-            self._pending += len(messages)
+            self._pending += 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="idp-mail", daemon=True)
                 self._thread.start()
-        for message in messages:
-            self._queue.put((settings, message))
+        self._queue.put((settings, message, delivery))
+        return delivery
 
     def wait_idle(self, timeout: float) -> bool:
         with self._lock:
@@ -164,12 +169,14 @@ class _Sender:
 
     def _run(self) -> None:
         while True:
-            settings, message = self._queue.get()
+            settings, message, delivery = self._queue.get()
             try:
                 deliver(message, settings)
+                delivery.sent = True
             except Exception as exc:  # noqa: BLE001 (a mail must never kill the thread)
                 _log_failure(message, exc)
             finally:
+                delivery.done.set()
                 with self._lock:
                     self._pending -= 1
                     if not self._pending:

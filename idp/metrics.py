@@ -2,9 +2,10 @@
 
 Security events are counted where they already all go through: ``idp.audit.record``
 calls ``count_event`` with the event name, and ``EVENT_COUNTERS`` below is the one
-table from audit event to counter. A count is queued on the database session and
-applied only once the transaction commits, so a rolled-back request counts nothing
-(the audit row it would have written is gone too).
+table from audit event to counter. A count joins the transaction's ``Counts``
+batch and is applied only once it commits (``idp.database.after_commit``), so a
+rolled-back request counts nothing (the audit row it would have written is gone
+too).
 
 Under gunicorn, ``PROMETHEUS_MULTIPROC_DIR`` (set by ``gunicorn.conf.py``) makes
 prometheus_client keep each worker's values in files that a scrape adds up, so any
@@ -32,9 +33,8 @@ from prometheus_client import Counter
 from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
+from idp.database import after_commit
 from idp.extensions import client_ip
 
 LOGINS = Counter("idp_logins", "Password logins by outcome.", ["outcome"])
@@ -60,26 +60,22 @@ EVENT_COUNTERS = {
     "password.provisional_used": (RESETS, lambda d: {"step": "provisional_used"}),
     "token.issued": (TOKENS, lambda d: {"grant": str(d.get("grant") or "unknown")}),
 }
-_PENDING = "idp_metrics_pending"
 
 
-def count_event(session: Session, name: str, details: dict) -> None:
-    """Queue the counter of an audit event until its transaction commits."""
+class Counts(list):
+    """(audit event, details) of a transaction, counted once it is committed."""
+
+    def __call__(self) -> None:
+        for name, details in self:
+            counter, labels = EVENT_COUNTERS[name]
+            values = labels(details)
+            (counter.labels(**values) if values else counter).inc()
+
+
+def count_event(name: str, details: dict) -> None:
+    """Count an audit event once its transaction commits (nothing if rolled back)."""
     if name in EVENT_COUNTERS:
-        session.info.setdefault(_PENDING, []).append((name, details))
-
-
-@event.listens_for(Session, "after_commit")
-def _apply_pending(session: Session) -> None:
-    for name, details in session.info.pop(_PENDING, ()):
-        counter, labels = EVENT_COUNTERS[name]
-        values = labels(details)
-        (counter.labels(**values) if values else counter).inc()
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+        after_commit(Counts).append((name, details))
 
 
 def _start_timer() -> None:

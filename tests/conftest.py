@@ -37,6 +37,7 @@ from werkzeug.serving import make_server
 from idp import create_app
 from idp import mail
 from idp.assistance import services
+from idp.database import after_commit
 from idp.database import commit
 from idp.extensions import db
 from idp.models import AuditEvent
@@ -325,9 +326,7 @@ def make_user(app):
             user.provisional_hash = passwords.hash_password(provisional)
         for name, value in columns.items():
             setattr(user, name, value)
-        from flask import g
-
-        g.pop("_outbox", None)  # the fixture's welcome mails are not under test
+        after_commit(mail.Outbox).clear()  # the fixture's welcome mails are not under test
         commit()
         return user
 

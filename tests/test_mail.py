@@ -81,13 +81,13 @@ def test_without_smtp_mails_are_eml_files_in_the_outbox(runner, outbox):
 
 def test_mails_are_sent_only_after_the_commit(runner, outbox, app, monkeypatch):
     seen = []
-    send_now = mail.send_now
+    deliver = mail.deliver
 
-    def spy(message):
+    def spy(message, settings):
         seen.append(user_is_committed(app, "mmartin"))
-        send_now(message)
+        deliver(message, settings)
 
-    monkeypatch.setattr(mail, "send_now", spy)
+    monkeypatch.setattr(mail, "deliver", spy)
 
     runner.invoke(args=CREATE)
 

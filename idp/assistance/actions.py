@@ -30,6 +30,7 @@ from idp.assistance.forms import ReasonForm
 from idp.assistance.forms import french
 from idp.clock import utcnow
 from idp.database import commit
+from idp.database import rollback
 from idp.extensions import db
 from idp.models import Habilitation
 from idp.models import User
@@ -98,15 +99,14 @@ def run(form, user: User, name: str, call: Callable, done: str, template: str, *
         try:
             call(actor=g.operator.login, reason=form.reason.data.strip(), now=utcnow())
         except permissions.OperatorNotAllowed as refused:
-            db.session.rollback()
-            mail.discard()
+            rollback()
             return console.refused_page(name, refused, user=user)
         except InvalidInput as invalid:
-            db.session.rollback()
-            mail.discard()
+            rollback()
             error = french(str(invalid))
         else:
-            if commit(wait_for_mail=True):
+            commit()
+            if mail.undelivered():
                 flash(MSG_MAIL_FAILED, "warning")
             flash(done.replace("{login}", user.login), "success")
             return redirect(url_for("assistance.account_page", login=user.login), 303)

@@ -26,7 +26,7 @@ from idp.assistance.forms import ImportForm
 from idp.assistance.forms import french
 from idp.clock import utcnow
 from idp.database import commit
-from idp.extensions import db
+from idp.database import rollback
 from idp.validation import InvalidInput
 
 bp = Blueprint("assistance_creation", __name__, url_prefix="/assistance")
@@ -42,11 +42,6 @@ def _new_account(form: CreateAccountForm) -> services.NewAccount:
     )
 
 
-def _undo() -> None:
-    db.session.rollback()
-    mail.discard()
-
-
 @bp.route("/new-account", methods=["GET", "POST"])
 def create_account():
     """Create an account; the user receives the two welcome mails."""
@@ -58,14 +53,15 @@ def create_account():
             user = services.create_user(_new_account(form), actor=g.operator.login,
                                         reason=form.reason.data.strip(), now=utcnow())
         except permissions.OperatorNotAllowed as refused:
-            _undo()
+            rollback()
             return console.refused_page("create", refused, login=form.login.data)
         except InvalidInput as invalid:
-            _undo()
+            rollback()
             error = french(str(invalid))
         else:
             login = user.login
-            if commit(wait_for_mail=True):
+            commit()
+            if mail.undelivered():
                 flash(MSG_MAIL_FAILED, "warning")
             flash(f"Compte {login} créé ; les deux mails de bienvenue sont envoyés.", "success")
             return redirect(url_for("assistance.account_page", login=login), 303)
@@ -94,7 +90,7 @@ def import_accounts():
             results = importer.import_users(text, actor=g.operator.login,
                                             reason=form.reason.data.strip(), now=utcnow())
         except InvalidInput as invalid:
-            _undo()
+            rollback()
             error = french(str(invalid))
         else:
             # Each line was committed with its mails as it went (see importer).

@@ -26,7 +26,7 @@ from idp import mail
 from idp.assistance import permissions
 from idp.assistance import services
 from idp.database import commit
-from idp.extensions import db
+from idp.database import rollback
 from idp.security import provisional
 from idp.validation import InvalidInput
 from idp.validation import parse_habilitation
@@ -105,21 +105,16 @@ def _import_line(line: int, row: dict[str, str], *, actor: str, reason: str,
         services.create_user(_account(row), actor=actor, reason=reason, now=now,
                              ready=ready)
     except permissions.OperatorNotAllowed as refused:
-        _undo()
+        rollback()
         permissions.record_refusal(actor, "import", refused, login=login)
         commit()
         return LineResult(line, login, False, str(refused))
     except InvalidInput as error:
-        _undo()
+        rollback()
         return LineResult(line, login, False, str(error))
     except SQLAlchemyError:
-        _undo()
+        rollback()
         raise
-    failed_mails = commit(wait_for_mail=True)
+    commit()
+    failed_mails = mail.undelivered()
     return LineResult(line, login, True, failed_mails=failed_mails)
-
-
-def _undo() -> None:
-    """Forget this line: its rows and the mails it queued."""
-    db.session.rollback()
-    mail.discard()

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from idp import mail
 from idp.database import commit
-from idp.extensions import db
+from idp.database import rollback
 from idp.validation import InvalidInput
 
 ACTOR = "cli"
@@ -68,12 +68,6 @@ class OneLineGroup(AppGroup):
             raise _one_line(error) from None
 
 
-def _roll_back() -> None:
-    """Undo the unit of work, and forget the mails it queued (they were never true)."""
-    db.session.rollback()
-    mail.discard()
-
-
 def guarded(command):
     """Turn bad input and database failures into one line; roll back on error."""
 
@@ -82,10 +76,10 @@ def guarded(command):
         try:
             return command(*args, **kwargs)
         except InvalidInput as error:
-            _roll_back()
+            rollback()
             raise CliError(str(error)) from None
         except SQLAlchemyError as error:
-            _roll_back()
+            rollback()
             problem = type(error).__name__
             raise CliError(f"base de données indisponible ou invalide ({problem})") from None
 
@@ -94,7 +88,8 @@ def guarded(command):
 
 def commit_and_warn() -> None:
     """Commit, then send the queued mails; undelivered ones are a warning, not a failure."""
-    failed = commit(wait_for_mail=True)
+    commit()
+    failed = mail.undelivered()
     if failed:
         click.echo(f"Attention : {failed} mail(s) n'ont pas pu être envoyés.", err=True)
 

@@ -21,12 +21,12 @@ import time
 import requests
 from flask import current_app
 from joserfc import jwt
-from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy import update
 
 from idp import audit
 from idp.clock import utcnow
+from idp.database import after_commit
 from idp.extensions import db
 from idp.models import Client
 from idp.models import Token
@@ -41,7 +41,6 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_LIFETIME = 120
 # Seconds a module has to answer; all are posted at once, so it bounds the whole wait.
 DELIVERY_TIMEOUT = 3.0
-_QUEUE = "idp_backchannel_logouts"
 
 
 def logout_token(client: Client, subject: str, sid: str, now: int) -> str:
@@ -87,10 +86,10 @@ def on_sessions_ended(rows, now) -> None:
     _revoke_tokens(rows, now)
     subjects = {row.sid: row.user.subject for row in rows}
     issued_at = int(now.timestamp())
-    queue = db.session.info.setdefault(_QUEUE, [])
+    batch = after_commit(LogoutTokens)
     for sid, client in _notified_clients(list(subjects)):
         token = logout_token(client, subjects[sid], sid, issued_at)
-        queue.append((client.client_id, client.backchannel_logout_uri, token))
+        batch.append((client.client_id, client.backchannel_logout_uri, token))
 
 
 def _post(client_id: str, uri: str, token: str, timeout: float) -> None:
@@ -121,20 +120,15 @@ def deliver(pending: list[tuple[str, str, str]], timeout: float | None = None) -
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def _after_commit(session) -> None:
-    pending = session.info.pop(_QUEUE, None)
-    if pending:
-        deliver(pending)
+class LogoutTokens(list):
+    """(client_id, uri, token) of a transaction, posted once it is committed."""
 
-
-def _after_rollback(session) -> None:
-    session.info.pop(_QUEUE, None)  # nothing ended after all
+    def __call__(self) -> None:
+        if self:
+            deliver(self)
 
 
 def init_app(app) -> None:
-    """Register the hook and the post-commit delivery (once per process)."""
+    """Register the hook of ``idp.security.sessions`` (once per process)."""
     if on_sessions_ended not in sessions.SESSION_ENDED_HOOKS:
         sessions.SESSION_ENDED_HOOKS.append(on_sessions_ended)
-    if not event.contains(db.session, "after_commit", _after_commit):
-        event.listen(db.session, "after_commit", _after_commit)
-        event.listen(db.session, "after_rollback", _after_rollback)

@@ -167,7 +167,7 @@ def authenticate(identifier: str, password: str, now: datetime,
     )
     stored = _Stored.of(user)
     # Visible to every other process before the slow check (SPEC 5).
-    db.session.commit()
+    commit()
     if rank is None:
         return _while_locked(user, stored, login, counter, password, now)
     matched = _check_password(stored, password, now)
@@ -188,7 +188,7 @@ def _accept(user: User, stored: _Stored, counter: _Counter, matched: str, passwo
         user.password_hash = rehashed
     if matched == "provisional-expired":
         audit.record("login.failure", outcome="failure", user=user, reason="provisional_expired")
-        db.session.commit()
+        commit()
         raise ProvisionalExpired()
     first_connection = user.first_connection_completed_at is None
     reason = _password_change_reason(user, matched, now)
@@ -210,7 +210,7 @@ def _while_locked(user, stored, login, counter: _Counter, password, now) -> Auth
         return Authenticated(user, "provisional", first_connection)
     audit.record("login.failure", outcome="failure", user=user, login=recorded_login(user, login),
                  reason="locked")
-    db.session.commit()
+    commit()
     raise AccountLocked()
 
 

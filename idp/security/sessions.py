@@ -105,7 +105,8 @@ def is_live(row: UserSession, now: datetime) -> bool:
 
 
 def find_session(token: str | None, now: datetime) -> UserSession | None:
-    """The live session behind a cookie token, touched; None when absent or over."""
+    """The live session behind a cookie token; None when absent or over. A read only:
+    ``touch`` moves its idle timer."""
     if not token:
         return None
     row = db.session.execute(
@@ -113,9 +114,22 @@ def find_session(token: str | None, now: datetime) -> UserSession | None:
     ).scalar_one_or_none()
     if row is None or not is_live(row, now):
         return None
-    if now - row.last_seen_at > TOUCH_INTERVAL:
-        row.last_seen_at = now
     return row
+
+
+def needs_touch(row: UserSession, now: datetime) -> bool:
+    """The idle timer moves at most once a minute: one write a minute, not one a request."""
+    return now - row.last_seen_at > TOUCH_INTERVAL
+
+
+def touch(session_id: int, now: datetime) -> None:
+    """Move the idle timer of a session still open (one UPDATE)."""
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.ended_at.is_(None),
+               UserSession.last_seen_at < now)
+        .values(last_seen_at=now)
+    )
 
 
 def end_session(row: UserSession, now: datetime) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from idp.assistance import permissions
 from idp.assistance import services
 from idp.clock import utcnow
+from idp.database import rollback
 from idp.extensions import db
 from idp.models import Habilitation
 from idp.models import HabilitationGrant
@@ -161,8 +162,7 @@ def test_ops_01_the_services_refuse_inside_a_console_request(app, operator, coll
             SERVICE_CALLS[action](reload(colleague), actor=OPERATOR, reason="x", now=utcnow())
     finally:
         g.pop("assistance_operator")
-        db.session.rollback()
-        g.pop("_outbox", None)
+        rollback()
 
 
 @pytest.mark.parametrize("command", [

@@ -149,16 +149,34 @@ def test_a_token_finds_its_own_session(user):
 def test_activity_is_written_at_most_once_a_minute(user, after, touched):
     token, _row = open_at(user, START)
     found = sessions.find_session(token, START + after)
-    assert found.last_seen_at == (START + after if touched else START)
-    db.session.flush()
-    assert stored(found).last_seen_at == (START + after if touched else START)
+    assert sessions.needs_touch(found, START + after) is touched
+    sessions.touch(found.id, START + after)
+    assert stored(found).last_seen_at == START + after
+
+
+def test_finding_a_session_writes_nothing(user):
+    token, _row = open_at(user, START)
+    found = sessions.find_session(token, START + timedelta(minutes=5))
+    assert found.last_seen_at == START
+    assert found not in db.session.dirty
+    assert stored(found).last_seen_at == START
+
+
+def test_an_ended_session_is_not_touched(user):
+    token, row = open_at(user, START)
+    sessions.end_session(row, START + SECOND)
+    sessions.touch(row.id, START + timedelta(minutes=5))
+    assert stored(row).last_seen_at == START
 
 
 def test_activity_restarts_the_idle_timer(user):
     token, _row = open_at(user, START)
-    assert sessions.find_session(token, START + timedelta(minutes=20)) is not None
-    late = START + timedelta(minutes=49, seconds=59)
+    seen = START + timedelta(minutes=20)
+    sessions.touch(sessions.find_session(token, seen).id, seen)
+    late = seen + timedelta(minutes=29, seconds=59)
     assert sessions.find_session(token, late) is not None
+    sessions.touch(sessions.find_session(token, late).id, late)
+    assert sessions.find_session(token, late + timedelta(minutes=29)) is not None
     assert sessions.find_session(token, late + timedelta(minutes=30)) is None
 
 
