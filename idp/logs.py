@@ -66,6 +66,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class StderrHandler(logging.StreamHandler):
+    """A handler writing to ``sys.stderr`` as it is when a record is emitted.
+
+    ``StreamHandler(sys.stderr)`` keeps the stream of the moment it was built: an
+    application built inside a command runner that swaps ``sys.stderr`` (click's, in
+    the tests) would go on writing to the runner's closed buffer.
+    """
+
+    def __init__(self) -> None:
+        self._chosen = None  # set by setStream (the tests read the lines there)
+        super().__init__()
+
+    @property
+    def stream(self):
+        return self._chosen or sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        self._chosen = None if value is sys.stderr else value
+
+
 def request_id_from(given: str) -> str:
     """The caller's ``X-Request-Id`` when well-formed, otherwise a fresh random one."""
     return given if _WELL_FORMED.fullmatch(given) else secrets.token_hex(16)
@@ -112,7 +133,7 @@ def init_app(app: Flask) -> None:
     if app.config["ENV_NAME"] != "production":
         return
     app.after_request(_access_line)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()

@@ -6,10 +6,13 @@ import io
 import json
 import logging
 import re
+import sys
 
 import pytest
+from flask import Flask
 
 from idp import create_app
+from idp import logs
 from idp.extensions import db
 from tests import backends
 from tests.conftest import TEST_OVERRIDES
@@ -81,3 +84,27 @@ def test_discovery_served_from_its_cached_bytes_is_logged_like_any_request(produ
     assert [line["endpoint"] for line in access[-2:]] == ["oidc_api.discovery"] * 2
     assert access[-1]["request_id"] == "req-cached-0001"
     assert access[-1]["status"] == 200
+
+
+def test_production_logs_follow_the_current_stderr(capsys):
+    # An application built while a command runner had swapped sys.stderr (click's
+    # CliRunner) must not keep writing to that runner's buffer once it is closed.
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    app = Flask(__name__)
+    app.config["ENV_NAME"] = "production"
+    swapped = io.StringIO()
+    real, sys.stderr = sys.stderr, swapped
+    try:
+        logs.init_app(app)
+    finally:
+        sys.stderr = real
+    swapped.close()
+    try:
+        logging.getLogger("idp.test").warning("after the runner")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    err = capsys.readouterr().err
+    assert "after the runner" in err
+    assert "Logging error" not in err
