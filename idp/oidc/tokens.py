@@ -33,13 +33,13 @@ from idp.models import UserSession
 from idp.oidc import keys
 from idp.oidc.clients import OAuthClient
 
-# Short-lived: a revoked habilitation stops a module's offline use within this (HAB-03).
+# Short-lived: a revoked habilitation stops a module's offline use within this.
 ACCESS_TOKEN_LIFETIME = 600
 REFRESH_PREFIX = "idprt_"
 
 
 def _refresh_token(**_context) -> str:
-    """256 random bits with a recognisable prefix (RFC 6749 10.10; STYLE.md)."""
+    """256 random bits (RFC 6749 10.10) behind a prefix that makes a leaked one recognisable."""
     return REFRESH_PREFIX + secrets.token_urlsafe(32)
 
 
