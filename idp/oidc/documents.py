@@ -1,4 +1,4 @@
-"""Discovery and JWKS answered before Flask, from precomputed bytes (issue 7).
+"""Discovery and JWKS answered before Flask, from precomputed bytes.
 
 Modules fetch these two public documents often (at start, on an unknown kid,
 when their cache ends). The Flask views in ``idp.oidc.api`` build them and leave
