@@ -3,12 +3,12 @@
 Whoever ends sessions (logout, RP-initiated logout, the home page, a password
 change or reset, a deactivation, the Assistance) goes through
 ``idp.security.sessions``, which calls ``on_sessions_ended`` in the same
-transaction. It revokes the tokens issued in those sessions (RFC 9700 4.14.2,
-checklist RT-05 and PWD-10) and queues one logout token per module that got
+transaction. It revokes the tokens issued in those sessions (RFC 9700 4.14.2;
+docs/security.md, « Rules ») and queues one logout token per module that got
 tokens there and registered a ``backchannel_logout_uri``
 (OpenID Connect Back-Channel Logout 1.0, 2.4). The tokens are posted only once
 the transaction is committed, concurrently, each with a short timeout: a module
-that is down or slow is logged and never blocks the logout (2.7, LOGOUT-05).
+that is down or slow is logged and never blocks the logout (2.7).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _notified_clients(sids: list[str]) -> list[tuple[str, Client]]:
 
 
 def _revoke_tokens(rows, now) -> None:
-    """RT-05: what was issued in an ended session dies with it (refresh and access)."""
+    """What was issued in an ended session dies with it (refresh and access tokens)."""
     revoked = db.session.execute(
         update(Token).where(Token.sid.in_([row.sid for row in rows]), Token.revoked_at.is_(None))
         .values(revoked_at=now).execution_options(synchronize_session=False)
