@@ -1,1 +1,1 @@
-"""The OpenID Connect provider (SPEC 2) on Authlib's server components."""
+"""The OpenID Connect provider on Authlib's server components (README: the endpoints)."""
