@@ -15,7 +15,7 @@ from idp.oidc.registration import AUTH_METHODS
 from idp.oidc.registration import hash_client_secret
 from idp.oidc.registration import is_client_id
 
-# SPEC 2 and 2.1: OIDC scopes, and the ProConnect ones named after their claim.
+# OIDC scopes, and those of ProConnect (the French federation), named after their claim.
 SUPPORTED_SCOPES = ("openid", "profile", "email", "habilitations", "uid", "given_name",
                     "usual_name", "siret")
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -71,7 +71,7 @@ class OAuthClient(ClientMixin):
         return hmac.compare_digest(hash_client_secret(client_secret), self.row.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        # One registered method per client, for every endpoint (TOK-02).
+        # One registered method per client, for every endpoint.
         return method in AUTH_METHODS and method == self.row.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
@@ -82,7 +82,7 @@ class OAuthClient(ClientMixin):
 
 
 def query_client(client_id) -> OAuthClient | None:
-    """An active client by its client_id; disabled clients do not exist (AUTHZ-04)."""
+    """An active client by its client_id; disabled clients do not exist (never redirected to)."""
     if not isinstance(client_id, str) or not is_client_id(client_id):
         return None  # a NUL, say, that PostgreSQL would refuse to compare
     # Authlib asks up to three times per request: read once per request (never longer,
