@@ -1,7 +1,7 @@
-"""Authlib's grants with our storage hooks (STYLE.md: hooks only, Authlib does the protocol).
+"""Authlib's grants with our storage hooks: Authlib runs the protocol, we only store.
 
-Where Authlib's defaults are too lenient for SPEC 2 (SECURITY-CHECKLIST §4)
-the override says so: redirect_uri required, PKCE S256 only, atomic and
+Where Authlib's defaults are too lenient for our rules (docs/security.md, « OpenID
+Connect provider ») the override says so: redirect_uri required, PKCE S256 only, atomic and
 replay-revoking code redemption, refresh rotation with reuse detection.
 """
 
@@ -91,7 +91,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def validate_authorization_request(self):
         redirect_uri = super().validate_authorization_request()
         data = self.request.payload.data
-        # OIDC Core 6: request objects are not supported, said explicitly (DISC-05).
+        # OIDC Core 6: request objects are not supported, said explicitly, never ignored.
         if "request" in data:
             raise RequestNotSupportedError(redirect_uri=redirect_uri)
         if "request_uri" in data:
@@ -151,7 +151,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if tokens.session_alive(authorization_code.sid, now) is None:
             raise InvalidGrantError("The session of this code has ended.")
         if not habilitations.is_allowed(user, client, now):
-            # HAB-02: a habilitation removed since the authorization stops the tokens.
+            # A habilitation removed since the authorization stops the tokens.
             habilitations.record_refusal(user, client, "token")
             raise InvalidGrantError("The user may not use this client.")
         return user
@@ -269,7 +269,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 
 def _may_refresh(row, now) -> bool:
-    """Refresh only within the SSO session, with the habilitation still valid (HAB-03)."""
+    """Refresh only within the SSO session, with the habilitation still valid."""
     if row.revoked_at is not None or row.refresh_expires_at is None:
         return False
     if row.refresh_expires_at <= now or tokens.session_alive(row.sid, now) is None:
