@@ -1,10 +1,10 @@
 """The machine endpoints: token, userinfo, JWKS, discovery, revocation, introspection.
 
-A CSRF-exempt blueprint (client authentication protects it, SPEC 4); every
+A CSRF-exempt blueprint (client authentication protects it); every
 answer is JSON (or a JWT) and ``Cache-Control: no-store`` (RFC 6749 5.1,
 set for every page by ``idp.headers``), except discovery and JWKS: public
 documents served as precomputed bytes with an ETag and ``Cache-Control: public``,
-so that modules revalidate (304) instead of refetching (issue 7).
+so that modules revalidate (304) instead of refetching.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def token():
 @bp.route("/userinfo", methods=["GET", "POST"])
 @read_only
 def userinfo():
-    """UserInfo endpoint (OIDC Core 5.3): JSON, or a signed JWT (SPEC 2.1). Reads only."""
+    """UserInfo endpoint (OIDC Core 5.3): JSON, or a signed JWT per client. Reads only."""
     return current_server().create_endpoint_response("userinfo")
 
 
