@@ -1,8 +1,9 @@
-"""The client-scope authorization (SPEC 1.4): the user must hold the client's habilitation.
+"""The client-scope authorization: the user must hold the client's habilitation.
 
 Checked at the authorization endpoint (with or without an SSO session), and
-again when a code is redeemed and when a refresh token is used (HAB-02, HAB-03),
-so that a grant revoked or ended in the meantime stops the tokens.
+again when a code is redeemed and when a refresh token is used, so that a grant
+revoked or ended in the meantime stops the tokens. The page and its message:
+docs/flows.md, « Login and its errors ».
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def is_allowed(user: User, client: Client, now: datetime) -> bool:
 
 
 def record_refusal(user: User, client: Client, stage: str) -> None:
-    """Audit a refusal (SPEC 4: « habilitation refused »); ``stage`` says where."""
+    """Audit a refusal (``habilitation.refused``); ``stage`` says where."""
     audit.record("habilitation.refused", outcome="failure", user=user,
                  client_id=client.client_id, habilitation=client.habilitation.code,
                  stage=stage)
