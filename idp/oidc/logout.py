@@ -71,7 +71,7 @@ def end_session():
     if not _needs_confirmation(validated):
         return _finish(validated)
     if current_session() is None:
-        # Nothing to end here; never a redirect without a valid hint (LOGOUT-04).
+        # Nothing to end here; never a redirect without a valid hint.
         session.pop("sid", None)
         return render_template("auth/logout/done.html")
     # A refused hint (an access token, say) is not carried on, nor shown back in the page.
