@@ -203,7 +203,7 @@ def _error(error: OAuth2Error):
 
 
 def _forbidden(grant, user, prompts: list[str]):
-    """SPEC 1.4: the verbatim message, no code, a way back with access_denied."""
+    """The agency's message (docs/flows.md), no code, a way back with access_denied."""
     habilitations.record_refusal(user, grant.client.row, "authorize")
     commit()
     if "none" in prompts:
