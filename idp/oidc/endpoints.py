@@ -29,7 +29,7 @@ class RevocationEndpoint(_RevocationEndpoint):
         return tokens.find_presented(token_string, token_type_hint, self.server.issuer)
 
     def revoke_token(self, token, request) -> None:
-        """A refresh token takes its whole family with it (RFC 7009 2.1, RT-07)."""
+        """A refresh token takes its whole family with it (RFC 7009 2.1)."""
         now = utcnow()
         if token.kind == "refresh_token":
             tokens.revoke_family(token.row.family_id, now)
@@ -46,7 +46,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return tokens.find_presented(token_string, token_type_hint, self.server.issuer)
 
     def check_permission(self, token, client, request) -> bool:
-        # A module introspects only its own tokens (HAB-05: tokens stay with their audience).
+        # A module introspects only its own tokens: tokens stay with their audience.
         return token.check_client(client)
 
     def introspect_token(self, token) -> dict:
@@ -63,7 +63,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
 
 class UserInfoEndpoint(_UserInfoEndpoint):
-    """JSON, or a JWT signed with the client's algorithm when it registered so (SPEC 2.1)."""
+    """JSON, or a JWT signed with the client's algorithm when it registered so."""
 
     def get_issuer(self) -> str:
         return self.server.issuer
