@@ -1,4 +1,4 @@
-"""The IdP's signing keys, stored in the database (SPEC 2: rotation by command).
+"""The IdP's signing keys, stored in the database and rotated by ``idp keys rotate``.
 
 One active key per algorithm signs; `idp keys rotate` retires it and creates a
 new one. A retired key stays in the JWKS until every token it signed is over
@@ -227,7 +227,7 @@ def verification_keyset(now: datetime, kid: str | None = None) -> KeySet:
 
 
 def public_jwks(now: datetime) -> dict:
-    """The JWKS document: public members only (RFC 7517; DISC-03)."""
+    """The JWKS document: public members only (RFC 7517)."""
     keys = []
     for record in published(now):
         public = private_key(record).as_dict(private=False)
