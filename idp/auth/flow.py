@@ -1,11 +1,12 @@
-"""The login state machine (STYLE.md, after Canaille).
+"""The login state machine, after Canaille's (a Flask + Authlib identity provider).
 
 After a correct password the steps still to do are computed and stored server
 side in a ``LoginFlow`` row; the cookie carries only its opaque id. A page
 decorated with ``step_required(step)`` refuses to run unless its step is the
 next one and sends the user there instead. ``complete_step`` moves on, with a
 conditional UPDATE so that a form posted twice cannot advance twice; when no
-step is left ``finish`` opens the SSO session: never before (SPEC 1.1).
+step is left ``finish`` opens the SSO session: never before (docs/flows.md,
+« First connection »).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from idp.security.secrets import contains_password
 from idp.security.secrets import password_probe
 
 FLOW_LIFETIME = timedelta(minutes=30)
-# Step name -> endpoint of its page, in the user guide's order (SPEC 1.1).
+# Step name -> endpoint of its page, in the user guide's order (docs/flows.md).
 STEP_ENDPOINTS = {
     "password_change": "password_change.password_change",
     "secret_question": "first_connection.secret_question",
@@ -86,7 +87,7 @@ def answer_contains_password(flow: LoginFlow, answer: str) -> bool:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Keep only a local absolute path (LOGIN-11: no open redirect)."""
+    """Keep only a local absolute path: no open redirect."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
     if any(ch in target for ch in "\r\n\t\\") or len(target) > 4000:
@@ -158,7 +159,7 @@ def current_flow(now: datetime) -> LoginFlow | None:
 
 
 def pending_redirect(now: datetime):
-    """Back to the next step of a login still in progress, or None (FIRST-04, PWD-08)."""
+    """Back to the next step of a login still in progress, or None: no step is skipped."""
     flow = current_flow(now)
     if flow is None or not flow.pending_steps:
         return None
@@ -236,7 +237,7 @@ def finish(flow: LoginFlow, now: datetime):
 
 
 def _end_replaced(previous: str | None, now: datetime) -> None:
-    """The session this browser held before logging in again is over (SESS-04)."""
+    """The session this browser held before logging in again is over: a login renews it."""
     row = sessions.find_session(previous, now) if isinstance(previous, str) else None
     if row is not None:
         sessions.log_out(row, now, via="relogin")
@@ -248,7 +249,7 @@ def login_required(view):
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if current_session() is None:
-            # A login still in its steps resumes there: no page skips them (SPEC 1.1).
+            # A login still in its steps resumes there: no page skips them.
             return pending_redirect(utcnow()) or redirect(
                 url_for("login.login", next=request.full_path.rstrip("?")), 303
             )
