@@ -1,4 +1,4 @@
-"""The login page (SPEC 1.4, 3.5): identifier, password, lockout, then the steps."""
+"""The login page: identifier, password, lockout, then the steps (docs/flows.md)."""
 
 from flask import Blueprint
 from flask import current_app
