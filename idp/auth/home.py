@@ -1,4 +1,4 @@
-"""The home page « Mes applications » of a signed-in user (SPEC 2)."""
+"""The home page « Mes applications » of a signed-in user (docs/flows.md)."""
 
 from __future__ import annotations
 
