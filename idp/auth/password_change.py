@@ -1,4 +1,4 @@
-"""The password change step (SPEC 1.1 step 2, 1.4 expired password, SPEC 4 policy)."""
+"""The forced password change: provisional or expired password (docs/flows.md)."""
 
 from flask import Blueprint
 from flask import g
