@@ -1,4 +1,4 @@
-"""First connection, after the new password (SPEC 1.1 steps 3 and 4).
+"""First connection, after the new password (docs/flows.md, « First connection », 3 and 4).
 
 The secret question and the image captcha are steps of the login state
 machine: each page runs only when its step is next (``flow.step_required``),
