@@ -1,9 +1,9 @@
-"""« J'ai oublié mon mot de passe » (SPEC 1.2): arithmetic, secret question, mail.
+"""« J'ai oublié mon mot de passe » (docs/flows.md): arithmetic, secret question, mail.
 
 Whatever the answer (right, wrong, unknown identifier), the procedure ends on
 the same page; only a right answer sends a new provisional password. The state
 between the steps lives in the ``challenges`` table; the cookie holds only a
-random id (SECURITY-CHECKLIST FPW-03).
+random id, since Flask's cookie is signed, not encrypted.
 """
 
 from __future__ import annotations
