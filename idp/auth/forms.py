@@ -12,7 +12,8 @@ from wtforms.validators import Optional
 from idp.forms import Form
 
 REQUIRED = "Ce champ est obligatoire."
-# Generous caps: long passphrases pass (LOGIN-13), megabyte posts do not.
+# Generous caps: long passphrases and password managers' passwords pass, megabyte posts
+# do not.
 PASSWORD_CAP = 1024
 
 
@@ -91,7 +92,7 @@ class AccountSecretForm(SecretQuestionForm):
 
 
 class ForgotPasswordForm(Form):
-    """Step 1: the identifier and the arithmetic question (SPEC 1.2, 3.5)."""
+    """Step 1: the identifier and the arithmetic question (docs/flows.md)."""
 
     identifier = StringField(
         "Identifiant", validators=[DataRequired(REQUIRED), Length(max=128)],
