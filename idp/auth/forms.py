@@ -12,8 +12,7 @@ from wtforms.validators import Optional
 from idp.forms import Form
 
 REQUIRED = "Ce champ est obligatoire."
-# Generous caps: long passphrases and password managers' passwords pass, megabyte posts
-# do not.
+# Generous caps: long passphrases and pasted passwords pass, megabyte posts do not.
 PASSWORD_CAP = 1024
 
 
