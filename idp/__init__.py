@@ -112,7 +112,7 @@ def _create_app():
     try:
         return create_app()
     except ConfigError as error:
-        # SPEC 3.2: production refuses to start, in one line. SystemExit passes
+        # Production refuses an unsafe setting (docs/deployment.md), in one line. SystemExit passes
         # through Flask's group, which would print a traceback for an Exception
         # (``idp --help``) or turn it into "no such command".
         click.echo(f"Erreur de configuration : {error}", err=True)
