@@ -24,7 +24,7 @@ def _page_globals() -> dict:
 def init_app(app: Flask) -> None:
     hops = app.config["IDP_PROXY_HOPS"]
     if hops:
-        # Only the configured number of trusted proxies is believed (LOGIN-09).
+        # Only the configured number of trusted proxies is believed (docs/deployment.md).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
     app.context_processor(_page_globals)
 
