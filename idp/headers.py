@@ -1,4 +1,4 @@
-"""Security headers on every response (SPEC 4, SECURITY-CHECKLIST HDR-01..04)."""
+"""Security headers on every response (the rules: docs/security.md, « HTTP »)."""
 
 from flask import Flask
 from flask import request
@@ -33,7 +33,7 @@ def _secure_headers(response):
     for name, value in SECURITY_HEADERS:
         headers[name] = value
     if not request.path.startswith("/static/"):
-        # Pages and API answers carry personal data or one-time state (HDR-04).
+        # Pages and API answers carry personal data or one-time state.
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
     return response
@@ -48,4 +48,4 @@ def init_app(app: Flask) -> None:
     app.after_request(_secure_headers)
     if app.config["ENV_NAME"] == "production":
         app.after_request(_hsts)
-    # Werkzeug's server banner names its version (HDR-06); gunicorn's is set in its config.
+    # Werkzeug's server banner names its version; gunicorn's is set in its config.
