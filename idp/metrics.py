@@ -1,4 +1,4 @@
-"""Prometheus metrics at ``/metrics`` (SPEC 5).
+"""Prometheus metrics at ``/metrics`` (docs/deployment.md, « Health, logs and metrics »).
 
 Security events are counted where they already all go through: ``idp.audit.record``
 calls ``count_event`` with the event name, and ``EVENT_COUNTERS`` below is the one
