@@ -1,4 +1,4 @@
-"""``idp demo seed``: demo data for development and benchmarks (SPEC 3.3).
+"""``idp demo seed``: demo data for development and benchmarks.
 
 Idempotent: each run puts the demo accounts back in their state and prints
 their passwords; bench accounts are only added when missing.
