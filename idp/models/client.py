@@ -33,7 +33,7 @@ class Client(db.Model):
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
     # Home page of the module, linked from « Mes applications ».
     client_uri: Mapped[str | None] = mapped_column(String(2000))
-    # The habilitation a user must hold to log in to this client (SPEC 1.4).
+    # The habilitation a user must hold to log in to this client.
     habilitation_id: Mapped[int] = mapped_column(ForeignKey("habilitations.id"))
     # client_secret_basic, client_secret_post, private_key_jwt or none.
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
