@@ -15,7 +15,7 @@ from idp.clock import utcnow
 from idp.extensions import db
 from idp.models.types import UTCDateTime
 
-# The two habilitations that exist once `idp db upgrade` has run (SPEC 3.3).
+# The two habilitations that exist once `idp db upgrade` has run.
 BUILTIN_HABILITATIONS = {"bonuseco": "Bonus Eco", "assistance": "Assistance"}
 
 
