@@ -20,7 +20,7 @@ from idp.models.types import UTCDateTime
 class LoginFlow(db.Model):
     """A login between a correct password and the session: the steps still to do.
 
-    The cookie holds only the opaque id; everything else stays here (STYLE.md).
+    The cookie holds only the opaque id; everything else stays here, on the server.
     """
 
     __tablename__ = "login_flows"
@@ -40,7 +40,7 @@ class LoginFlow(db.Model):
     next_url: Mapped[str | None] = mapped_column(String(4000))
     # HMAC (under a per-flow key kept in the cookie) of the case-folded new
     # password and its length, so the secret-answer step can refuse an answer
-    # containing it without the password being kept anywhere (issue 4).
+    # containing it without the password being kept anywhere.
     password_probe: Mapped[str | None] = mapped_column(String(64))
     password_length: Mapped[int | None] = mapped_column()
     # Bumped at each step so that two posts of one step cannot both advance.
