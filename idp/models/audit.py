@@ -1,4 +1,4 @@
-"""The tamper-evident audit trail (SPEC 4)."""
+"""The tamper-evident audit trail (docs/security.md)."""
 
 from __future__ import annotations
 
