@@ -1,4 +1,4 @@
-"""Challenges kept server side: image captchas and arithmetic questions (SPEC 4)."""
+"""Challenges kept server side, never in the cookie: image captchas and arithmetic questions."""
 
 from __future__ import annotations
 
