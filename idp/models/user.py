@@ -39,7 +39,7 @@ def search_key(*parts: str | None) -> str:
     """Lower-case, accent-free, single-spaced text: what the console's prefix search compares.
 
     « Lefèvre  Zoé » and « lefevre zoe » give the same key, so an operator finds
-    an account however the caller spells it (issue 6).
+    an account however the caller spells it.
     """
     text = unicodedata.normalize("NFKD", " ".join(part for part in parts if part))
     bare = "".join(char for char in text if not unicodedata.combining(char))
@@ -100,7 +100,7 @@ class User(db.Model):
     # login asks again every step not done yet, the captcha included.
     first_connection_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Wrong secret answers in the forgotten-password procedure since
-    # reset_failures_since (SPEC 1.2: 3 in 24 hours stop the mails for 24 hours).
+    # reset_failures_since (3 in 24 hours stop the mails for 24 hours; docs/flows.md).
     reset_failures: Mapped[int] = mapped_column(default=0)
     reset_failures_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # While in the future, a right answer sends no mail.
@@ -110,7 +110,7 @@ class User(db.Model):
     expiry_reminder_days: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # search_key(family_name, given_name) and search_key(email): indexed so that the
-    # Assistance console's prefix search stays fast on 100,000 accounts (issue 6).
+    # Assistance console's prefix search stays fast on 100,000 accounts and more.
     name_key: Mapped[str] = mapped_column(
         byte_ordered(KEY_LENGTHS["family_name"]), index=True,
         default=_key_default("family_name", "given_name"))
