@@ -31,13 +31,13 @@ from idp.extensions import db
 
 
 def engine_options(uri: str) -> dict:
-    """SQLite: a busy timeout so several workers can share the file (SPEC 5).
+    """SQLite: a busy timeout so several workers can share the file.
 
     PostgreSQL: pre-ping so that connections killed by a restart are replaced
     without restarting the IdP, and a short connect timeout so that an
     unreachable server gives the 503 page quickly instead of holding workers.
     Both: statement parameters (hashes, identifiers) never appear in error
-    messages, hence never in logs (REL-07).
+    messages, hence never in logs.
     """
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False},
