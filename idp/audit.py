@@ -1,4 +1,4 @@
-"""The audit trail: ``record()`` is the one way to write it (SPEC 4).
+"""The audit trail: ``record()`` is the one way to write it (docs/security.md).
 
 Rows are chained: each carries the SHA-256 of the previous row's hash and of
 its own content, so an edited or deleted row breaks the chain at that point
