@@ -1,4 +1,4 @@
-"""Logging: plain in development, one JSON object per line in production (SPEC 5).
+"""Logging: plain in development, one JSON object per line in production.
 
 Every request carries a request id: the caller's ``X-Request-Id`` when it is
 well-formed (so a reverse proxy's id follows the request through), otherwise a
@@ -8,7 +8,7 @@ proxy's log lead to the same lines.
 
 Never logged: query strings (authorization requests carry state and nonce,
 callbacks carry codes), form bodies, headers, cookies. The access line holds the
-method, the path, the endpoint, the status and the duration only (REL-07).
+method, the path, the endpoint, the status and the duration only: no secret.
 """
 
 from __future__ import annotations
