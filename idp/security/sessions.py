@@ -1,4 +1,4 @@
-"""SSO sessions, server side (SPEC 4: logout invalidates server side).
+"""SSO sessions, server side: a logout ends the row, so a replayed cookie is worth nothing.
 
 The Flask cookie holds only an opaque random id; the row holds the rest.
 Idle and absolute timeouts come from IDP_SESSION_IDLE_MINUTES and
@@ -29,7 +29,7 @@ LOGIN_TARGET_WINDOW = timedelta(minutes=10)
 
 # Called as hook(rows, now) in the transaction that ends sessions, whoever ends
 # them: the OIDC provider revokes their refresh tokens and sends back-channel
-# logouts (RT-05, PWD-10; Back-Channel Logout 1.0). A list, to avoid an import cycle.
+# logouts (Back-Channel Logout 1.0). A list, to avoid an import cycle.
 SESSION_ENDED_HOOKS: list = []
 
 
