@@ -1,4 +1,4 @@
-"""The forgotten-password procedure's rules (SPEC 1.2).
+"""The forgotten-password procedure's rules (docs/flows.md, « Forgotten password »).
 
 Only a right answer sends a new provisional password. Wrong answers are
 counted per account with one conditional UPDATE: the third in 24 hours stops
@@ -132,7 +132,7 @@ def answer(user: User | None, login: str, given: str, now: datetime) -> Outcome:
 
     Every branch costs one argon2 verification and one argon2 hash (the right
     answer hashes the new provisional password; the others a throwaway one), and
-    mails leave in the background: the time of the answer says nothing (FPW-02).
+    mails leave in the background: the time of the answer says nothing.
     """
     outcome = _answer(user, login, given, now)
     if outcome is not Outcome.SENT:
