@@ -1,11 +1,11 @@
-"""The 3-try lockout (SPEC 1.4), counted atomically in the database.
+"""The 3-try lockout (docs/flows.md), counted atomically in the database.
 
 Each password check first *reserves* an attempt with one conditional UPDATE:
 the counter is bumped only while the account is not locked and fewer than
 ``threshold`` attempts are outstanding, and the attempt that reaches the
 threshold sets the lock at once. So, whatever the number of concurrent
 requests or processes, at most ``threshold`` checks are ever made against the
-hash before the lock (SPEC 5, SECURITY-CHECKLIST LOGIN-04/05). A success
+hash before the lock (docs/security.md, « Atomic lockout »). A success
 clears the counter and the lock.
 
 The same rules apply to ``users`` rows and to ``login_throttles`` rows (keyed
