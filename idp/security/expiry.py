@@ -1,4 +1,4 @@
-"""Password expiry reminders: 15, 7 and 1 days before (SPEC 1.4, ``idp notify-expiring``)."""
+"""Password expiry reminders: 15, 7 and 1 days before (``idp notify-expiring``, daily)."""
 
 from __future__ import annotations
 
