@@ -1,4 +1,4 @@
-"""Setting a new password: the policy, the history, the effects (SPEC 4)."""
+"""Setting a new password: the policy, the history, the effects (docs/security.md)."""
 
 from __future__ import annotations
 
