@@ -1,4 +1,4 @@
-"""Configuration read from ``IDP_*`` environment variables (SPEC 3.2).
+"""Configuration read from ``IDP_*`` environment variables (README, « Configuration »).
 
 ``load_config(environ)`` returns a plain dict for ``app.config``; in production it
 refuses to start on an unsafe setting (``ConfigError``). Every variable has its
@@ -64,7 +64,7 @@ def _networks(value: str) -> tuple:
                  for part in value.split(",") if part.strip())
 
 
-# name -> (default, parser). Defaults are the agency's values (SPEC 1.4, 3.2).
+# name -> (default, parser). Defaults are the agency's values (README, « Configuration »).
 VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_ENV": ("development", _str),
     "IDP_SECRET_KEY": ("", _str),
@@ -97,7 +97,7 @@ VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_KEYS_REFRESH_SECONDS": (5, _int_between(0, 300)),
     # Shared Redis: each deployment (or test) counts under its own prefix.
     "IDP_RATELIMIT_KEY_PREFIX": ("idp", _str),
-    # /metrics: from these networks, or anywhere with the bearer token (SPEC 5).
+    # /metrics: from these networks, or anywhere with the bearer token (docs/deployment.md).
     "IDP_METRICS_ALLOWED_NETWORKS": (_networks("127.0.0.0/8,::1/128"), _networks),
     "IDP_METRICS_TOKEN": ("", _str),
     "IDP_DEBUG": (False, _bool),
@@ -139,7 +139,7 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def check_production(values: dict[str, object]) -> None:
-    """Refuse the unsafe production settings listed in SPEC 3.2 and issue 2."""
+    """Refuse the unsafe production settings (docs/deployment.md, « Environment »)."""
     key = str(values["IDP_SECRET_KEY"])
     if not key:
         raise ConfigError("IDP_SECRET_KEY is required in production")
@@ -205,7 +205,7 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 def _storage_options(uri: str) -> dict:
     """Redis must answer fast or not at all: a hung store would hold every login
-    worker; a refused one gives the 503 page at once (REL-01)."""
+    worker; a refused one gives the 503 page at once (fail closed)."""
     if uri.startswith(("redis://", "rediss://", "redis+")):
         return {"socket_timeout": 2, "socket_connect_timeout": 2}
     return {}
@@ -234,7 +234,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         RATELIMIT_STORAGE_URI=values["IDP_RATELIMIT_STORAGE_URI"],
         RATELIMIT_HEADERS_ENABLED=True,
         # The limiter store must answer: failing open would disable the
-        # lockout's companion defence (SECURITY-CHECKLIST REL-01).
+        # lockout's companion defence (docs/security.md, « Fail closed »).
         RATELIMIT_SWALLOW_ERRORS=False,
         # A moving window allows no burst at a window's edge (twice the limit in a
         # few seconds with fixed windows), and it times entries with the
