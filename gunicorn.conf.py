@@ -44,7 +44,7 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
-# gunicorn answers "Server: gunicorn" without its version (HDR-06); nothing to hide
+# gunicorn answers "Server: gunicorn" without its version; nothing to hide
 # beyond that, and the proxy may strip the header altogether.
 
 # --- logs ----------------------------------------------------------------------------
