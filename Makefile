@@ -82,7 +82,7 @@ test-postgresql: install-test
 	IDP_TEST_DATABASE_URL='$(IDP_TEST_DATABASE_URL)' IDP_TEST_REDIS_URL='$(IDP_TEST_REDIS_URL)' \
 		$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not production and not browser'
 
-# gunicorn with 4 workers on PostgreSQL + Redis: races and faults (SPEC 5).
+# gunicorn with 4 workers on PostgreSQL + Redis: races and faults (docs/deployment.md).
 test-production: install-test
 	IDP_TEST_DATABASE_URL='$(IDP_TEST_DATABASE_URL)' IDP_TEST_REDIS_URL='$(IDP_TEST_REDIS_URL)' \
 		$(BIN)/python -m pytest -q -p no:cacheprovider -m production tests/production
@@ -90,7 +90,7 @@ test-production: install-test
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check idp tests config.py wsgi.py gunicorn.conf.py $(wildcard bench examples)
 
-# The benchmark (bench/run.py, issue 7): prints one table; never part of `make test`
+# The benchmark (bench/run.py): prints one table; never part of `make test`
 # or CI. BENCH_SECONDS (default 5) per scenario; BENCH_QUICK=1 for SQLite with 1,000
 # accounts only. The reference (panva's oidc-provider) is a bench-only npm dependency.
 BENCH_REFERENCE := bench/reference
