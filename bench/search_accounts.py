@@ -1,4 +1,4 @@
-"""Time the Assistance console's search on 100,000 accounts (issue 6).
+"""Time the Assistance console's search on 100,000 accounts.
 
 Builds a throw-away SQLite database (migrated like ``idp db upgrade``), seeds
 the bench accounts exactly as ``idp demo seed --users N`` does
