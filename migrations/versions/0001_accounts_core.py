@@ -44,7 +44,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
-    # The habilitations that exist once `idp db upgrade` has run (SPEC 3.3).
+    # The habilitations that exist once `idp db upgrade` has run.
     op.bulk_insert(habilitations, [
         {'code': 'bonuseco', 'label': 'Bonus Eco'},
         {'code': 'assistance', 'label': 'Assistance'},

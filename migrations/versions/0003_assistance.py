@@ -4,10 +4,11 @@ Revision ID: 0003_assistance
 Revises: 0002_oidc
 Create Date: 2026-11-28 10:00:00.000000
 
-Written by hand (issue 6). The keys are lower-case, accent-free copies of the
-name and the email, computed in Python (``idp.models.user.search_key``, copied below) so
-that SQLite and PostgreSQL compare exactly the same text; existing rows are
-filled before the columns become NOT NULL.
+Written by hand, for the console's prefix search. The keys are lower-case,
+accent-free copies of the name and the email, computed in Python
+(``idp.models.user.search_key``, copied below) so that SQLite and PostgreSQL
+compare exactly the same text; existing rows are filled before the columns
+become NOT NULL.
 """
 import unicodedata
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-26 03:40:00.000000
 
 PostgreSQL orders text by the database locale (even C.UTF-8), which its
 planner does not use for prefix ranges: with the "C" collation the indexes on
-these columns serve « begins with » searches (issue 6, 1,000,000 accounts).
+these columns serve « begins with » searches (1,000,000 accounts).
 SQLite already compares bytes: nothing to do there.
 """
 from alembic import op
