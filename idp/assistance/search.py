@@ -1,4 +1,4 @@
-"""Finding an account by login, email, name or SIRET (the console's search, issue 6).
+"""Finding an account by login, email, name or SIRET (the console's search).
 
 Every criterion is a *prefix* match written as a range (``key >= p AND key < p'``
 where ``p'`` is ``p`` with its last character incremented), which a plain B-tree
