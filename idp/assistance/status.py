@@ -97,7 +97,7 @@ def short_state(user: User, now: datetime) -> str:
 
 
 def badges(user: User, now: datetime) -> list[Badge]:
-    """The state of the account at a glance (SPEC 1.3: « read an account's status »)."""
+    """The state of the account at a glance (docs/flows.md, « The Assistance console »)."""
     found = [Badge("Actif", "success") if user.is_active else Badge("Désactivé", "error")]
     if user.is_locked(now):
         found.append(Badge(f"Verrouillé jusqu'au {fr_datetime(user.locked_until)}", "error"))
