@@ -1,4 +1,4 @@
-"""The Assistance console (SPEC 1.3, issue 6): search and account pages; the guard.
+"""The Assistance console (docs/flows.md): search and account pages; the guard.
 
 Operators log in through this IdP's own login page (``login_required``) and
 need a currently valid ``assistance`` habilitation; anyone else gets the
