@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
 from idp.database import rollback
+from idp.exceptions import IdpError
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,17 @@ def _unavailable(error: Exception):
     return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+def _refused(error: IdpError):
+    """A refusal no view showed on its own form: the French page with its status."""
+    rollback()
+    return render_error(error.status, str(error))
+
+
 def init_app(app: Flask) -> None:
     for error_class in UNAVAILABLE:
         app.register_error_handler(error_class, _unavailable)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(IdpError, _refused)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _unexpected)
     app.register_error_handler(Exception, _unexpected)

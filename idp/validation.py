@@ -6,6 +6,7 @@ import re
 from datetime import UTC
 from datetime import datetime
 
+from idp.exceptions import InvalidInput
 from idp.security.identifiers import normalise_login
 
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -14,10 +15,6 @@ NAME_RE = re.compile(r"^[^\x00-\x1f<>]{1,100}$")
 # Actors of the command line and of the demo seeding: an account by these names
 # would be taken for them in the audit trail (its « actor » column).
 RESERVED_LOGINS = ("cli", "demo")
-
-
-class InvalidInput(Exception):
-    """Bad input; ``str()`` is the one-line French explanation."""
 
 
 def check_login(raw: str) -> str:

@@ -31,10 +31,10 @@ from idp.assistance.forms import french
 from idp.clock import utcnow
 from idp.database import commit
 from idp.database import rollback
+from idp.exceptions import InvalidInput
 from idp.extensions import db
 from idp.models import Habilitation
 from idp.models import User
-from idp.validation import InvalidInput
 from idp.validation import parse_date
 
 bp = Blueprint("assistance_actions", __name__, url_prefix="/assistance")

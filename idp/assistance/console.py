@@ -21,8 +21,8 @@ from idp.auth.flow import login_required
 from idp.clock import utcnow
 from idp.database import commit
 from idp.errors import render_error
+from idp.exceptions import InvalidInput
 from idp.models import User
-from idp.validation import InvalidInput
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from idp.assistance.forms import french
 from idp.clock import utcnow
 from idp.database import commit
 from idp.database import rollback
-from idp.validation import InvalidInput
+from idp.exceptions import InvalidInput
 
 bp = Blueprint("assistance_creation", __name__, url_prefix="/assistance")
 bp.before_request(console.require_operator)

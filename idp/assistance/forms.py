@@ -18,8 +18,8 @@ from wtforms.validators import Length
 from wtforms.validators import ValidationError
 
 from idp import validation
+from idp.exceptions import InvalidInput
 from idp.forms import Form
-from idp.validation import InvalidInput
 
 REQUIRED = "Ce champ est obligatoire."
 REASON_REQUIRED = "Indiquez le motif de l'action (il est enregistré dans le journal d'audit)."

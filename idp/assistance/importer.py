@@ -27,8 +27,8 @@ from idp.assistance import permissions
 from idp.assistance import services
 from idp.database import commit
 from idp.database import rollback
+from idp.exceptions import InvalidInput
 from idp.security import provisional
-from idp.validation import InvalidInput
 from idp.validation import parse_habilitation
 
 REQUIRED_COLUMNS = ("login", "email", "given_name", "family_name")

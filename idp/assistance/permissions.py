@@ -16,15 +16,17 @@ from flask import g
 from flask import has_app_context
 
 from idp import audit
+from idp.exceptions import IdpError
 from idp.models import User
-from idp.validation import InvalidInput
 
 # Only the command line hands out the console itself (SPEC 1.3).
 OPERATOR_HABILITATION = "assistance"
 
 
-class OperatorNotAllowed(InvalidInput):
+class OperatorNotAllowed(IdpError):
     """An operator tried what only the command line may do; the console answers 403."""
+
+    status = 403
 
 
 def may_operate(user: User, now: datetime) -> bool:

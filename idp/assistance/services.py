@@ -16,6 +16,7 @@ from sqlalchemy import update
 from idp import audit
 from idp import mail
 from idp.assistance import permissions
+from idp.exceptions import InvalidInput
 from idp.extensions import db
 from idp.models import Habilitation
 from idp.models import HabilitationGrant
@@ -25,7 +26,6 @@ from idp.security import lockout
 from idp.security import provisional
 from idp.security import sessions
 from idp.security.identifiers import normalise_login
-from idp.validation import InvalidInput
 from idp.validation import check_email
 from idp.validation import check_login
 from idp.validation import check_name

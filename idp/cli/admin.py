@@ -21,6 +21,7 @@ from idp.cli.common import fmt
 from idp.cli.common import guarded
 from idp.cli.common import reason_option
 from idp.clock import utcnow
+from idp.exceptions import InvalidInput
 from idp.extensions import db
 from idp.models import Client
 from idp.models import Habilitation
@@ -28,7 +29,6 @@ from idp.oidc import keys as signing_keys
 from idp.oidc import registration as client_services
 from idp.security.expiry import send_expiry_reminders
 from idp.security.purge import purge as purge_expired
-from idp.validation import InvalidInput
 from idp.validation import parse_date
 from idp.validation import parse_habilitation
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp import mail
 from idp.database import commit
 from idp.database import rollback
-from idp.validation import InvalidInput
+from idp.exceptions import IdpError
 
 ACTOR = "cli"
 DEFAULT_REASON = "ligne de commande"
@@ -69,13 +69,13 @@ class OneLineGroup(AppGroup):
 
 
 def guarded(command):
-    """Turn bad input and database failures into one line; roll back on error."""
+    """Turn refusals (``IdpError``) and database failures into one line; roll back."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except InvalidInput as error:
+        except IdpError as error:
             rollback()
             raise CliError(str(error)) from None
         except SQLAlchemyError as error:

@@ -18,8 +18,8 @@ from idp.cli.common import fmt
 from idp.cli.common import guarded
 from idp.cli.common import reason_option
 from idp.clock import utcnow
+from idp.exceptions import InvalidInput
 from idp.security.password_change import expiry_of
-from idp.validation import InvalidInput
 from idp.validation import parse_date
 from idp.validation import parse_habilitation
 

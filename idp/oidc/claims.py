@@ -7,6 +7,7 @@ from datetime import datetime
 
 from authlib.oauth2.rfc6749.util import scope_to_list
 
+from idp.exceptions import IdpError
 from idp.models import Client
 from idp.models import User
 from idp.oidc import habilitations
@@ -31,7 +32,7 @@ SUPPORTED_CLAIMS = ("sub", "given_name", "family_name", "usual_name", "name", "e
                     "habilitations", "uid", "siret", "auth_time", "acr", "amr", "sid")
 
 
-class InvalidClaimsRequest(ValueError):
+class InvalidClaimsRequest(IdpError):
     """The ``claims`` parameter is not the JSON object of OIDC Core 5.5."""
 
 

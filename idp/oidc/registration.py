@@ -15,11 +15,11 @@ from sqlalchemy import update
 
 from idp import audit
 from idp.assistance.services import get_habilitation
+from idp.exceptions import InvalidInput
 from idp.extensions import db
 from idp.models import Client
 from idp.models import Token
 from idp.security.keyed_hash import keyed_hash
-from idp.validation import InvalidInput
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SECRET_PREFIX = "idpcs_"  # noqa: S105 (a recognisable prefix, not a secret)

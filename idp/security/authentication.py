@@ -22,6 +22,7 @@ from sqlalchemy import select
 from idp import audit
 from idp import mail
 from idp.database import commit
+from idp.exceptions import IdpError
 from idp.extensions import db
 from idp.models import User
 from idp.security import devices
@@ -51,7 +52,7 @@ MSG_NOW_LOCKED = (
 )
 
 
-class LoginRefused(Exception):
+class LoginRefused(IdpError):
     message = MSG_INVALID
     # A second line under the message, or None.
     detail: str | None = None

@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 
+from idp.exceptions import IdpError
 from idp.extensions import db
 from idp.models import Challenge
 
@@ -31,7 +32,7 @@ MAX_FAILURES = 3
 ARITHMETIC_LIFETIME = timedelta(minutes=10)
 
 
-class ChallengeFailed(Exception):
+class ChallengeFailed(IdpError):
     """A wrong, expired or already used answer."""
 
 

@@ -14,6 +14,8 @@ from argon2.exceptions import VerificationError
 from flask import current_app
 from zxcvbn import zxcvbn
 
+from idp.exceptions import IdpError
+
 MIN_LENGTH = 12
 MAX_LENGTH = 128
 MIN_SCORE = 3
@@ -42,7 +44,7 @@ PROFILES = {
 _hashers: dict[str, PasswordHasher] = {}
 
 
-class PasswordRejected(Exception):
+class PasswordRejected(IdpError):
     """A new password that breaks the policy; ``str()`` is the French reason."""
 
 

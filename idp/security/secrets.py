@@ -14,6 +14,7 @@ from datetime import datetime
 
 from idp import audit
 from idp import mail
+from idp.exceptions import IdpError
 from idp.security import passwords
 
 OTHER_QUESTION = "Autre question"
@@ -31,7 +32,7 @@ MIN_QUESTION_LENGTH = 10
 MAX_QUESTION_LENGTH = 200
 
 
-class SecretRejected(Exception):
+class SecretRejected(IdpError):
     """A question or answer refused; ``str()`` is the French reason."""
 
 
