@@ -1,4 +1,4 @@
-"""The operator actions on one account (SPEC 1.3): a page asking the reason, then a POST.
+"""The operator actions on one account (docs/flows.md): a page asking the reason, then a POST.
 
 The destructive ones (they take something away from the user) also ask for a
 confirmation checkbox. Each calls the one service the CLI calls, which audits
