@@ -35,7 +35,7 @@ def require_operator():
     """Let through only operators with a valid ``assistance`` habilitation."""
     user = current_session().user
     if not permissions.may_operate(user, utcnow()):
-        # A log line, not an audit row: no writes before the view (STYLE.md).
+        # A log line, not an audit row: a guard that runs before the view writes nothing.
         log.warning("assistance console refused to %s", user.login)
         return render_error(403, MSG_NOT_OPERATOR)
     g.operator = user
