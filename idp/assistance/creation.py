@@ -1,4 +1,4 @@
-"""Creating accounts from the console: one by one, or from a CSV file (SPEC 1.3, 3.3).
+"""Creating accounts from the console: one by one, or from a CSV file (docs/flows.md).
 
 Both call what ``idp users create`` and ``idp users import`` call, so an
 account made here is made exactly as on the command line: provisional
