@@ -2,7 +2,7 @@
 
 The business rules (formats, existence, the operator rules) live in
 ``validation.py`` and ``services.py``; the field validators below only reuse
-``validation`` so that an error is shown beside its field (SPEC 3.5).
+``validation`` so that an error is shown beside its field.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class SearchForm(Form):
 
 
 class ReasonForm(Form):
-    """Every operator action carries a reason, kept in the audit trail (SPEC 1.3)."""
+    """Every operator action carries a reason, kept in the audit trail."""
 
     reason = TextAreaField(
         "Motif", validators=[
