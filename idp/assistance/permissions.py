@@ -1,4 +1,4 @@
-"""Who may do what in the Assistance console (SPEC 1.3).
+"""Who may do what in the Assistance console (docs/flows.md, « The Assistance console »).
 
 Operators hold the ``assistance`` habilitation; they act only on accounts that
 never held it, never on their own, and never hand out or take back
@@ -19,7 +19,7 @@ from idp import audit
 from idp.exceptions import IdpError
 from idp.models import User
 
-# Only the command line hands out the console itself (SPEC 1.3).
+# Only the command line hands out the console itself.
 OPERATOR_HABILITATION = "assistance"
 
 
