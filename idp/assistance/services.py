@@ -1,4 +1,4 @@
-"""Account actions of the Assistance (SPEC 1.3), one implementation for CLI and console.
+"""Account actions of the Assistance (docs/flows.md), one implementation for CLI and console.
 
 Each action checks its input (``InvalidInput``), changes the database, writes
 one audit row carrying the actor and the reason, and queues a notice mail to
@@ -122,7 +122,7 @@ def resend_welcome(user: User, *, actor: str, reason: str, now: datetime) -> Non
 
 
 def reset_password(user: User, *, actor: str, reason: str, now: datetime) -> None:
-    """Mail a new provisional password; the old password works until it is used (SPEC 1.2)."""
+    """Mail a new provisional password; the old password works until it is used."""
     permissions.check_actor(actor, user)
     provisional.send_new(user, actor=actor, reason=reason, now=now)
 
@@ -226,11 +226,11 @@ def _notice(user: User, what: str) -> None:
 
 
 def clear_secrets(user: User, *, actor: str, reason: str, now: datetime) -> None:
-    """Forget the secret question and answer: the next login asks for new ones (SPEC 1.3).
+    """Forget the secret question and answer: the next login asks for new ones.
 
     ``idp.auth.flow.pending_steps`` adds the secret-question step whenever
     ``user.has_secrets`` is False; until then the forgotten-password procedure
-    points the user to the Assistance (SPEC 1.2).
+    points the user to the Assistance (docs/flows.md, « Forgotten password »).
     """
     permissions.check_actor(actor, user)
     if not user.has_secrets:
