@@ -1,7 +1,7 @@
 """What every ``idp`` command shares: one-line errors, rollback, commit then mail.
 
 Bad input prints one line on stderr and exits with status 2, changing nothing
-(SPEC 3.3).
+(README, « Command line »).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ DEFAULT_REASON = "ligne de commande"
 
 
 class CliError(click.ClickException):
-    """One line on stderr, exit status 2 (SPEC 3.3)."""
+    """One line on stderr, exit status 2."""
 
     exit_code = 2
 
@@ -47,7 +47,7 @@ def _one_line(error: click.UsageError) -> CliError:
 
 
 class OneLineCommand(click.Command):
-    """A command whose usage errors follow the one-line rule (SPEC 3.3)."""
+    """A command whose usage errors follow the one-line rule."""
 
     def parse_args(self, ctx, args):
         try:
