@@ -1,4 +1,4 @@
-"""``idp users ...``: the Assistance's account actions on the command line (SPEC 1.3, 3.3).
+"""``idp users ...``: the Assistance's account actions on the command line (README).
 
 Each command calls the same service as the console (idp.assistance.services).
 """
