@@ -81,7 +81,7 @@ def _unexpected(error: Exception):
 
 
 # A dependency that does not answer: the database (connection lost, refused, pool
-# exhausted) or the rate-limit store. The request fails closed (REL-01): nothing
+# exhausted) or the rate-limit store. The request fails closed: nothing
 # was committed, no limit was skipped, and the pool reconnects by itself once the
 # dependency is back (pool_pre_ping), so the next request may succeed.
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, RedisConnectionError,
