@@ -1,4 +1,4 @@
-"""From scopes and the ``claims`` request parameter to claims (OIDC Core 5.4, 5.5; SPEC 2.1)."""
+"""From scopes and the ``claims`` request parameter to claims (OIDC Core 5.4, 5.5; ProConnect)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from idp.models import Client
 from idp.models import User
 from idp.oidc import habilitations
 
-# acr of a password login in the French federation profile (SPEC 2.1, ProConnect).
+# acr of a password login in the French federation profile (ProConnect).
 ACR_PASSWORD = "eidas1"  # noqa: S105 (an acr value, not a password)
 ACR_SUPPORTED = (ACR_PASSWORD,)
 AMR_PASSWORD = ["pwd"]
 
-# Scope -> the claims it releases. ProConnect names scopes after claims (SPEC 2.1).
+# Scope -> the claims it releases. ProConnect names scopes after claims.
 SCOPE_CLAIMS = {
     "openid": ("sub",),
     "profile": ("given_name", "family_name", "usual_name", "name"),
