@@ -55,7 +55,7 @@ def hash_client_secret(secret: str) -> str:
 
 
 def check_uri(uri: str, what: str) -> str:
-    """https, or http on loopback only (HDR-07); no fragment (RFC 6749 3.1.2)."""
+    """https, or http on loopback only; no fragment (RFC 6749 3.1.2)."""
     parts = urlsplit(uri)
     if parts.fragment or not parts.netloc or len(uri) > 2000:
         raise InvalidInput(f"{what} invalide « {uri[:100]} »")
