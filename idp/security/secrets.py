@@ -1,8 +1,8 @@
-"""The secret question and its answer (SPEC 1.1 step 3, SPEC 4).
+"""The secret question and its answer (docs/flows.md; the rules: docs/security.md).
 
 Answers are normalised (case, accents, spaces) then hashed with argon2id.
 The secret question is only ever an extra step before a reset mail, never a
-login factor (SECURITY-CHECKLIST SQA-04).
+login factor (docs/security.md, « Secret question »).
 """
 
 from __future__ import annotations
