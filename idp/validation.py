@@ -55,7 +55,7 @@ def luhn_ok(digits: str) -> bool:
 
 
 def check_siret(raw: str | None) -> str | None:
-    """14 digits with a valid Luhn key (SPEC 2.1); empty means none."""
+    """14 digits with a valid Luhn key (a SIRET); empty means none."""
     siret = (raw or "").replace(" ", "")
     if not siret:
         return None
