@@ -11,13 +11,19 @@ from flask.cli import FlaskGroup
 
 from config import INSTANCE_DIR
 from config import load_config
+from idp.settings import Config
+from idp.settings import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class _Application(Flask):
+    config_class = Config  # typed settings: idp.settings
+
+
 def create_app(overrides: dict | None = None, environ: dict | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, errors, headers, CLI."""
-    app = Flask(
+    app = _Application(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder="static",
@@ -25,7 +31,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     )
     app.config.update(load_config(environ))
     app.config.update(overrides or {})
-    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite:///"):
+    if settings(app).database_uri.startswith("sqlite:///"):
         Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
 
     from idp import cli
@@ -46,7 +52,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     logs.init_app(app)
     metrics.init_app(app)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", database.engine_options(
-        str(app.config["SQLALCHEMY_DATABASE_URI"])))
+        settings(app).database_uri))
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,

@@ -155,3 +155,13 @@ def export(since=None, login: str | None = None) -> Iterator[dict]:
         stmt = stmt.where(AuditEvent.login == login)
     for row in db.session.execute(stmt.execution_options(yield_per=500)).scalars():
         yield {"id": row.id, **_fields(row), "hash": row.hash}
+
+
+def recent_events(user, event: str, limit: int) -> list[AuditEvent]:
+    """The user's last ``limit`` rows of ``event``, newest first."""
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.user_id == user.id, AuditEvent.event == event)
+        .order_by(AuditEvent.id.desc()).limit(limit)
+    )
+    return list(db.session.execute(stmt).scalars())

@@ -20,9 +20,10 @@ from idp.models import Client
 from idp.models import HabilitationGrant
 from idp.models import User
 from idp.models import UserSession
+from idp.oidc.clients import hash_client_secret
+from idp.oidc.habilitations import get_habilitation
 from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
-from idp.oidc.registration import hash_client_secret
 from idp.security import passwords
 
 # Demo and bench passwords are printed on purpose: development and tests only.
@@ -122,7 +123,7 @@ def seed_bench_users(count: int, now: datetime) -> int:
         return 0
     shared_hash = passwords.hash_password(BENCH_PASSWORD)
     answer_hash = passwords.hash_password(DEMO_ANSWER)
-    habilitation = services.get_habilitation("bonuseco")
+    habilitation = get_habilitation("bonuseco")
     rows = [
         {"login": f"bench-{n:05d}", "email": f"bench-{n:05d}@bench.bonuseco.test",
          "given_name": "Banc", "family_name": f"Essai {n:05d}", "password_hash": shared_hash,

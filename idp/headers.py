@@ -3,6 +3,8 @@
 from flask import Flask
 from flask import request
 
+from idp.settings import settings
+
 # No inline script or style; DSFR icons are SVG files and data: URIs.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -46,6 +48,6 @@ def _hsts(response):
 
 def init_app(app: Flask) -> None:
     app.after_request(_secure_headers)
-    if app.config["ENV_NAME"] == "production":
+    if settings(app).env == "production":
         app.after_request(_hsts)
     # Werkzeug's server banner names its version; gunicorn's is set in its config.

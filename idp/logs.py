@@ -26,6 +26,7 @@ from flask import has_request_context
 from flask import request
 
 from idp.clock import utcnow
+from idp.settings import settings
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # Letters, digits and -_.: only (a UUID fits): nothing a log reader could
@@ -130,7 +131,7 @@ def _access_line(response):
 def init_app(app: Flask) -> None:
     app.before_request(_assign_request_id)
     app.after_request(_return_request_id)
-    if app.config["ENV_NAME"] != "production":
+    if settings(app).env != "production":
         return
     app.after_request(_access_line)
     handler = StderrHandler()

@@ -25,25 +25,26 @@ from email.utils import formatdate
 from email.utils import make_msgid
 from pathlib import Path
 
-from flask import current_app
 from flask import render_template
 
 from idp.clock import utcnow
 from idp.database import after_commit
 from idp.extensions import db
+from idp.settings import Settings
+from idp.settings import settings
 
 log = logging.getLogger(__name__)
 
 
 def compose(to: str, template: str, **context) -> EmailMessage:
     """Build a mail from ``templates/mail/<template>.txt``; its first line is the subject."""
-    context.setdefault("phone", current_app.config["IDP_ASSISTANCE_PHONE"])
-    context.setdefault("manual_url", current_app.config["IDP_MANUAL_URL"])
-    context.setdefault("issuer", current_app.config["IDP_ISSUER"])
+    context.setdefault("phone", settings().assistance_phone)
+    context.setdefault("manual_url", settings().manual_url)
+    context.setdefault("issuer", settings().issuer)
     rendered = render_template(f"mail/{template}.txt", **context)
     subject, _, body = rendered.partition("\n")
     message = EmailMessage()
-    message["From"] = current_app.config["IDP_MAIL_SENDER"]
+    message["From"] = settings().mail_sender
     message["To"] = to
     message["Subject"] = subject.removeprefix("Objet :").strip()
     message["Date"] = formatdate(localtime=False)
@@ -74,7 +75,7 @@ def send_later(message: EmailMessage) -> None:
     takes as long as a wrong one, and the third failure of a real account (lock
     notice) as long as that of an unknown identifier (docs/security.md).
     """
-    after_commit(Outbox).append((_settings(current_app.config), message))
+    after_commit(Outbox).append((settings(), message))
 
 
 def undelivered() -> int:
@@ -90,32 +91,24 @@ def wait_until_sent(timeout: float = 10.0) -> bool:
     return _sender.wait_idle(timeout)
 
 
-def deliver(message: EmailMessage, settings: dict) -> None:
+def deliver(message: EmailMessage, chosen: Settings) -> None:
     """Send over SMTP, or write an ``.eml`` file when no server is configured."""
-    if settings["IDP_MAIL_SERVER"]:
-        _send_smtp(message, settings)
+    if chosen.mail_server:
+        _send_smtp(message, chosen)
     else:
-        _write_eml(message, Path(settings["OUTBOX_DIR"]))
-
-
-_SETTINGS = ("IDP_MAIL_SERVER", "IDP_MAIL_PORT", "IDP_MAIL_USE_TLS", "IDP_MAIL_USERNAME",
-             "IDP_MAIL_PASSWORD", "OUTBOX_DIR")
-
-
-def _settings(config) -> dict:
-    return {name: config[name] for name in _SETTINGS}
+        _write_eml(message, Path(chosen.outbox_dir))
 
 
 def _log_failure(message: EmailMessage, exc: BaseException) -> None:
     log.error("mail delivery failed: %s (%s)", message["Subject"], type(exc).__name__)
 
 
-def _send_smtp(message: EmailMessage, config) -> None:
-    with smtplib.SMTP(config["IDP_MAIL_SERVER"], config["IDP_MAIL_PORT"], timeout=10) as smtp:
-        if config["IDP_MAIL_USE_TLS"]:
+def _send_smtp(message: EmailMessage, chosen: Settings) -> None:
+    with smtplib.SMTP(chosen.mail_server, chosen.mail_port, timeout=10) as smtp:
+        if chosen.mail_use_tls:
             smtp.starttls(context=ssl.create_default_context())
-        if config["IDP_MAIL_USERNAME"]:
-            smtp.login(config["IDP_MAIL_USERNAME"], config["IDP_MAIL_PASSWORD"])
+        if chosen.mail_username:
+            smtp.login(chosen.mail_username, chosen.mail_password)
         smtp.send_message(message)
     log.info("mail sent", extra={"subject": message["Subject"]})
 

@@ -23,7 +23,6 @@ from flask import Blueprint
 from flask import Flask
 from flask import Response
 from flask import abort
-from flask import current_app
 from flask import g
 from flask import request
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -36,6 +35,7 @@ from prometheus_client import multiprocess
 
 from idp.database import after_commit
 from idp.extensions import client_ip
+from idp.settings import settings
 
 LOGINS = Counter("idp_logins", "Password logins by outcome.", ["outcome"])
 LOCKS = Counter("idp_account_locks", "Accounts (or unknown identifiers) locked.")
@@ -96,8 +96,7 @@ def _observe(response):
 
 def is_allowed() -> bool:
     """From a configured network, or with the configured bearer token."""
-    config = current_app.config
-    token = config["IDP_METRICS_TOKEN"]
+    token = settings().metrics_token
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True
@@ -105,7 +104,7 @@ def is_allowed() -> bool:
         address = ipaddress.ip_address(client_ip())
     except ValueError:
         return False
-    return any(address in network for network in config["IDP_METRICS_ALLOWED_NETWORKS"])
+    return any(address in network for network in settings().metrics_allowed_networks)
 
 
 bp = Blueprint("metrics", __name__)

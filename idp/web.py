@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import Flask
-from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.extensions import db
 from idp.extensions import limiter
+from idp.settings import settings
 
 
 def _page_globals() -> dict:
-    config = current_app.config
     return {
-        "assistance_phone": config["IDP_ASSISTANCE_PHONE"],
-        "manual_url": config["IDP_MANUAL_URL"],
+        "assistance_phone": settings().assistance_phone,
+        "manual_url": settings().manual_url,
     }
 
 
 def init_app(app: Flask) -> None:
-    hops = app.config["IDP_PROXY_HOPS"]
+    hops = settings(app).proxy_hops
     if hops:
         # Only the configured number of trusted proxies is believed (docs/deployment.md).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)

@@ -11,6 +11,7 @@ import sys
 import pytest
 from flask import Flask
 
+from config import load_config
 from idp import create_app
 from idp import logs
 from idp.extensions import db
@@ -92,7 +93,7 @@ def test_production_logs_follow_the_current_stderr(capsys):
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     app = Flask(__name__)
-    app.config["ENV_NAME"] = "production"
+    app.config.update(load_config({"IDP_ENV": "testing"}), ENV_NAME="production")
     swapped = io.StringIO()
     real, sys.stderr = sys.stderr, swapped
     try:

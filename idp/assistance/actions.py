@@ -35,6 +35,7 @@ from idp.exceptions import InvalidInput
 from idp.extensions import db
 from idp.models import Habilitation
 from idp.models import User
+from idp.oidc.habilitations import get_habilitation
 from idp.validation import parse_date
 
 bp = Blueprint("assistance_actions", __name__, url_prefix="/assistance")
@@ -134,41 +135,39 @@ def account_action(login: str, action: str):
 
 
 def _habilitation(code: str) -> Habilitation:
-    found = db.session.execute(select(Habilitation).where(Habilitation.code == code)).scalar()
-    if found is None:
+    try:
+        return get_habilitation(code)
+    except InvalidInput:
         abort(404)
-    return found
+
+
+def _on_habilitation(login: str, code: str, name: str, form, action: Callable[[str], Action]):
+    """A confirmed action on one habilitation of an account; ``action(label)`` describes it."""
+    user, habilitation = console.target_user(login), _habilitation(code)
+    refused = console.refusal(user, name, code)
+    if refused:
+        return refused
+    spec = action(habilitation.label)
+    return run(form, user, name, lambda **kw: spec.service(user, code, **kw),
+               spec.done, "assistance/action.html", action=spec)
 
 
 @bp.route("/accounts/<login>/habilitations/<code>/revoke", methods=["GET", "POST"])
 def revoke(login: str, code: str):
     """Revoke a habilitation (with confirmation)."""
-    user, habilitation = console.target_user(login), _habilitation(code)
-    refused = console.refusal(user, "revoke", code)
-    if refused:
-        return refused
-    spec = Action(services.revoke_habilitation, f"Retirer l'habilitation « {habilitation.label} »",
-                  "Les modules qui demandent cette habilitation refuseront la connexion.",
-                  "Retirer l'habilitation", f"Habilitation « {habilitation.label} » retirée à "
-                  "{login}.", True)
-    return run(ConfirmForm(), user, "revoke", lambda **kw: spec.service(user, code, **kw),
-               spec.done, "assistance/action.html", action=spec)
+    return _on_habilitation(login, code, "revoke", ConfirmForm(), lambda label: Action(
+        services.revoke_habilitation, f"Retirer l'habilitation « {label} »",
+        "Les modules qui demandent cette habilitation refuseront la connexion.",
+        "Retirer l'habilitation", f"Habilitation « {label} » retirée à {{login}}.", True))
 
 
 @bp.route("/accounts/<login>/habilitations/<code>/restore", methods=["GET", "POST"])
 def restore(login: str, code: str):
     """Restore a revoked habilitation, with its former profile and dates."""
-    user, habilitation = console.target_user(login), _habilitation(code)
-    refused = console.refusal(user, "restore", code)
-    if refused:
-        return refused
-    spec = Action(services.restore_habilitation,
-                  f"Restaurer l'habilitation « {habilitation.label} »",
-                  "L'habilitation retirée est rendue avec son profil et ses dates.",
-                  "Restaurer l'habilitation", f"Habilitation « {habilitation.label} » rendue à "
-                  "{login}.")
-    return run(ReasonForm(), user, "restore", lambda **kw: spec.service(user, code, **kw),
-               spec.done, "assistance/action.html", action=spec)
+    return _on_habilitation(login, code, "restore", ReasonForm(), lambda label: Action(
+        services.restore_habilitation, f"Restaurer l'habilitation « {label} »",
+        "L'habilitation retirée est rendue avec son profil et ses dates.",
+        "Restaurer l'habilitation", f"Habilitation « {label} » rendue à {{login}}."))
 
 
 def grantable() -> list[tuple[str, str]]:

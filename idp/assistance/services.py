@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy import update
 
 from idp import audit
 from idp import mail
@@ -22,6 +21,8 @@ from idp.models import Habilitation
 from idp.models import HabilitationGrant
 from idp.models import Token
 from idp.models import User
+from idp.oidc.habilitations import get_habilitation
+from idp.oidc.tokens import revoke_tokens
 from idp.security import lockout
 from idp.security import provisional
 from idp.security import sessions
@@ -50,15 +51,6 @@ def get_user(login: str) -> User:
     if user is None:
         raise InvalidInput(f"compte inconnu « {login[:64]} »")
     return user
-
-
-def get_habilitation(code: str) -> Habilitation:
-    found = db.session.execute(
-        select(Habilitation).where(Habilitation.code == code)
-    ).scalar_one_or_none()
-    if found is None:
-        raise InvalidInput(f"habilitation inconnue « {code[:64]} »")
-    return found
 
 
 def validate_account(data: NewAccount) -> NewAccount:
@@ -187,7 +179,7 @@ def deactivate_user(user: User, *, actor: str, reason: str, now: datetime) -> No
         raise InvalidInput(f"le compte « {user.login} » est déjà désactivé")
     user.is_active = False
     ended = sessions.end_all_sessions(user.id, now)
-    revoked = _revoke_tokens(user, now)
+    revoked = revoke_tokens(now, Token.user_id == user.id)
     audit.record("account.deactivated", user=user, actor=actor, reason=reason,
                  sessions_ended=len(ended), module_access_revoked=revoked)
     _notice(user, "Votre compte BonusEco a été désactivé.")
@@ -205,7 +197,7 @@ def activate_user(user: User, *, actor: str, reason: str, now: datetime) -> None
 def end_sessions(user: User, *, actor: str, reason: str, now: datetime) -> int:
     permissions.check_actor(actor, user)
     ended = sessions.end_all_sessions(user.id, now)
-    revoked = _revoke_tokens(user, now)
+    revoked = revoke_tokens(now, Token.user_id == user.id)
     audit.record("sessions.ended", user=user, actor=actor, reason=reason, count=len(ended),
                  module_access_revoked=revoked)
     _notice(user, "Toutes vos sessions BonusEco ont été fermées par l'Assistance.")
@@ -245,12 +237,3 @@ def clear_secrets(user: User, *, actor: str, reason: str, now: datetime) -> None
     _notice(user, "Votre question secrète a été effacée par l'Assistance : une nouvelle "
                   "question et sa réponse vous seront demandées à votre prochaine connexion.")
 
-
-def _revoke_tokens(user: User, now: datetime) -> int:
-    """Revoke every live token of the user (refresh tokens, and access tokens at
-    introspection and userinfo); how many."""
-    result = db.session.execute(
-        update(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False)
-    )
-    return result.rowcount

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask import request
 
 from idp.extensions import request_cache
 from idp.security import devices
 from idp.security.identifiers import normalise_login
+from idp.settings import settings
 
 
 def cookie_name() -> str:
     """``__Host-`` needs Secure: plain HTTP on loopback in development cannot use it."""
-    return "__Host-idp_device" if current_app.config["SESSION_COOKIE_SECURE"] else "idp_device"
+    return "__Host-idp_device" if settings().secure_cookies else "idp_device"
 
 
 def cookie_options() -> dict:
     return {
         "max_age": int(devices.LIFETIME.total_seconds()),
-        "secure": bool(current_app.config["SESSION_COOKIE_SECURE"]),
+        "secure": bool(settings().secure_cookies),
         "httponly": True,
         "samesite": "Lax",
         "path": "/",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets as random
 
 from flask import Blueprint
-from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -30,6 +29,7 @@ from idp.security.authentication import find_user
 from idp.security.identifiers import normalise_login
 from idp.security.keyed_hash import recorded_login
 from idp.security.keyed_hash import token_hash
+from idp.settings import settings
 
 bp = Blueprint("forgot_password", __name__)
 
@@ -50,7 +50,7 @@ def _owner() -> str:
 
 
 def _limit() -> str:
-    return current_app.config["IDP_RATELIMIT_FORGOT_PASSWORD"]
+    return settings().ratelimit_forgot_password
 
 
 def _identifier_key() -> str:
@@ -65,7 +65,7 @@ def _identifier_key() -> str:
 
 
 def _phone_message() -> str:
-    return MSG_NO_SECRETS.format(phone=current_app.config["IDP_ASSISTANCE_PHONE"].replace(" ", "."))
+    return MSG_NO_SECRETS.format(phone=settings().assistance_phone.replace(" ", "."))
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])

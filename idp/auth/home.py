@@ -12,17 +12,15 @@ from flask import redirect
 from flask import render_template
 from flask import session
 from flask import url_for
-from sqlalchemy import select
 
+from idp import audit
 from idp.auth.current import current_session
 from idp.auth.flow import login_required
 from idp.auth.forms import LogoutForm
 from idp.clock import utcnow
 from idp.database import commit
-from idp.extensions import db
-from idp.models import AuditEvent
-from idp.models import Client
 from idp.models import UserSession
+from idp.oidc.clients import modules_open_to
 from idp.security import sessions
 from idp.security.password_change import expiry_of
 
@@ -52,28 +50,10 @@ def _when(moment) -> str:
     return moment.astimezone(DISPLAY_ZONE).strftime("%d/%m/%Y à %H:%M")
 
 
-def modules_for(user, now) -> list[Client]:
-    """The active modules whose habilitation the user currently holds."""
-    valid = {grant.habilitation_id for grant in user.grants if grant.is_valid(now)}
-    if not valid:
-        return []
-    stmt = (
-        select(Client)
-        .where(Client.is_active.is_(True), Client.habilitation_id.in_(valid))
-        .order_by(Client.name)
-    )
-    return list(db.session.execute(stmt).scalars())
-
-
 def recent_connections(user) -> list[tuple[str, str]]:
     """(date, IP) of the user's last logins, from the audit trail."""
-    stmt = (
-        select(AuditEvent)
-        .where(AuditEvent.user_id == user.id, AuditEvent.event == "login.success")
-        .order_by(AuditEvent.id.desc()).limit(RECENT_CONNECTIONS)
-    )
     return [(_when(row.created_at), row.ip or "inconnue")
-            for row in db.session.execute(stmt).scalars()]
+            for row in audit.recent_events(user, "login.success", RECENT_CONNECTIONS)]
 
 
 def open_sessions(current: UserSession, now) -> list[SessionLine]:
@@ -94,7 +74,7 @@ def home():
     return render_template(
         "auth/home/home.html",
         user=user,
-        modules=modules_for(user, now),
+        modules=modules_open_to(user, now),
         password_expires_at=expiry_of(user),
         connections=recent_connections(user),
         open_sessions=open_sessions(current, now),

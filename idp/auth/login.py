@@ -1,7 +1,6 @@
 """The login page: identifier, password, lockout, then the steps (docs/flows.md)."""
 
 from flask import Blueprint
-from flask import current_app
 from flask import g
 from flask import redirect
 from flask import render_template
@@ -19,6 +18,7 @@ from idp.security.authentication import LoginRefused
 from idp.security.authentication import authenticate
 from idp.security.identifiers import normalise_login
 from idp.security.keyed_hash import keyed_identifier
+from idp.settings import settings
 
 bp = Blueprint("login", __name__)
 
@@ -44,11 +44,11 @@ def _was_refused(_response) -> bool:
 
 
 def _ip_limit() -> str:
-    return current_app.config["IDP_RATELIMIT_LOGIN"]
+    return settings().ratelimit_login
 
 
 def _identifier_limit() -> str:
-    return current_app.config["IDP_RATELIMIT_LOGIN_IDENTIFIER"]
+    return settings().ratelimit_login_identifier
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
 import click
-from flask import current_app
 from sqlalchemy import select
 
 from idp import audit
@@ -29,6 +29,7 @@ from idp.oidc import keys as signing_keys
 from idp.oidc import registration as client_services
 from idp.security.expiry import send_expiry_reminders
 from idp.security.purge import purge as purge_expired
+from idp.settings import settings
 from idp.validation import parse_date
 from idp.validation import parse_habilitation
 
@@ -117,24 +118,33 @@ def _pkce_label(client) -> str:
     return "PKCE facultatif" if client.pkce_optional else "PKCE obligatoire"
 
 
-@clients.command("disable")
-@click.argument("client_id")
-@reason_option
-@guarded
-def clients_disable(client_id, reason):
+def _on_client(name: str):
+    """A ``clients`` subcommand acting on the module CLIENT_ID, with a --reason."""
+
+    def decorate(action):
+        @clients.command(name)
+        @click.argument("client_id")
+        @reason_option
+        @guarded
+        @functools.wraps(action)
+        def command(client_id, reason):
+            action(client_services.get_client(client_id), reason)
+
+        return command
+
+    return decorate
+
+
+@_on_client("disable")
+def clients_disable(client, reason):
     """Disable a module: no more logins or tokens for it; its tokens are revoked."""
-    client = client_services.get_client(client_id)
     revoked = client_services.disable_client(client, actor=ACTOR, reason=reason, now=utcnow())
     done(f"Client {client.client_id} désactivé ({revoked} jeton(s) révoqué(s)).")
 
 
-@clients.command("enable")
-@click.argument("client_id")
-@reason_option
-@guarded
-def clients_enable(client_id, reason):
+@_on_client("enable")
+def clients_enable(client, reason):
     """Enable a disabled module again."""
-    client = client_services.get_client(client_id)
     client_services.enable_client(client, actor=ACTOR, reason=reason)
     done(f"Client {client.client_id} réactivé.")
 
@@ -170,7 +180,7 @@ def demo_seed(bench_users):
 
     from idp import demo as demo_data
 
-    if current_app.config["ENV_NAME"] == "production":
+    if settings().env == "production":
         raise InvalidInput("idp demo seed est refusé en production")
     accounts, added = demo_data.seed(utcnow(), bench_users)
     commit_and_warn()

@@ -6,6 +6,7 @@ Bad input prints one line on stderr and exits with status 2, changing nothing
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import click
@@ -46,14 +47,20 @@ def _one_line(error: click.UsageError) -> CliError:
     return CliError(f"{message} (voir --help)")
 
 
+@contextlib.contextmanager
+def _usage_errors_in_one_line():
+    try:
+        yield
+    except click.UsageError as error:
+        raise _one_line(error) from None
+
+
 class OneLineCommand(click.Command):
     """A command whose usage errors follow the one-line rule."""
 
     def parse_args(self, ctx, args):
-        try:
+        with _usage_errors_in_one_line():
             return super().parse_args(ctx, args)
-        except click.UsageError as error:
-            raise _one_line(error) from None
 
 
 class OneLineGroup(AppGroup):
@@ -62,10 +69,8 @@ class OneLineGroup(AppGroup):
     command_class = OneLineCommand
 
     def resolve_command(self, ctx, args):
-        try:
+        with _usage_errors_in_one_line():
             return super().resolve_command(ctx, args)
-        except click.UsageError as error:
-            raise _one_line(error) from None
 
 
 def guarded(command):

@@ -24,15 +24,16 @@ from idp.extensions import limiter
 from idp.oidc import claims
 from idp.oidc import documents
 from idp.oidc import keys
+from idp.oidc.clients import AUTH_METHODS
 from idp.oidc.clients import SUPPORTED_SCOPES
 from idp.oidc.provider import current_server
 from idp.oidc.provider import endpoint_url
-from idp.oidc.registration import AUTH_METHODS
+from idp.settings import settings
 
 bp = Blueprint("oidc_api", __name__)
 
 def _token_limit() -> str:
-    return current_app.config["IDP_RATELIMIT_TOKEN"]
+    return settings().ratelimit_token
 
 
 @bp.post("/token")
@@ -87,7 +88,7 @@ def discovery():
     """OpenID Provider metadata (OIDC Discovery 3; RFC 8414): exactly what is supported."""
     cache = current_app.extensions.get("idp_discovery")
     if cache is None:
-        body = _json_bytes(_metadata(current_app.config["IDP_ISSUER"]))
+        body = _json_bytes(_metadata(settings().issuer))
         cache = current_app.extensions["idp_discovery"] = {"body": body, "etag": _etag(body)}
     return _cacheable(cache["body"], cache["etag"], "application/json")
 

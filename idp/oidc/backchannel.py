@@ -19,10 +19,8 @@ import threading
 import time
 
 import requests
-from flask import current_app
 from joserfc import jwt
 from sqlalchemy import select
-from sqlalchemy import update
 
 from idp import audit
 from idp.clock import utcnow
@@ -31,8 +29,10 @@ from idp.extensions import db
 from idp.models import Client
 from idp.models import Token
 from idp.oidc import keys
+from idp.oidc import tokens
 from idp.oidc.clients import OAuthClient
 from idp.security import sessions
+from idp.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def logout_token(client: Client, subject: str, sid: str, now: int) -> str:
     """A logout token (Back-Channel Logout 1.0 2.4), signed like the client's ID tokens."""
     alg = OAuthClient(client).id_token_signed_response_alg
     claims = {
-        "iss": current_app.config["IDP_ISSUER"], "aud": client.client_id,
+        "iss": settings().issuer, "aud": client.client_id,
         "iat": now, "exp": now + LOGOUT_TOKEN_LIFETIME, "jti": secrets.token_urlsafe(24),
         "sub": subject, "sid": sid, "events": {EVENT: {}},
     }
@@ -72,10 +72,7 @@ def _notified_clients(sids: list[str]) -> list[tuple[str, Client]]:
 
 def _revoke_tokens(rows, now) -> None:
     """What was issued in an ended session dies with it (refresh and access tokens)."""
-    revoked = db.session.execute(
-        update(Token).where(Token.sid.in_([row.sid for row in rows]), Token.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False)
-    ).rowcount
+    revoked = tokens.revoke_tokens(now, Token.sid.in_([row.sid for row in rows]))
     if revoked:
         audit.record("token.revoked", outcome="success", user=rows[0].user,
                      reason="session_ended", count=revoked)

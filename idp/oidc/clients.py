@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -11,14 +12,23 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.extensions import request_cache
 from idp.models import Client
-from idp.oidc.registration import AUTH_METHODS
-from idp.oidc.registration import hash_client_secret
-from idp.oidc.registration import is_client_id
+from idp.models import User
+from idp.security.keyed_hash import keyed_hash
 
 # OIDC scopes, and those of ProConnect (the French federation), named after their claim.
 SUPPORTED_SCOPES = ("openid", "profile", "email", "habilitations", "uid", "given_name",
                     "usual_name", "siret")
 GRANT_TYPES = ("authorization_code", "refresh_token")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+
+
+def is_client_id(value: str) -> bool:
+    """Printable ASCII, 1 to 64 characters: what registration accepts."""
+    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()
+
+
+def hash_client_secret(secret: str) -> str:
+    return keyed_hash("client-secret", secret)
 
 
 class OAuthClient(ClientMixin):
@@ -79,6 +89,19 @@ class OAuthClient(ClientMixin):
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in GRANT_TYPES
+
+
+def modules_open_to(user: User, now: datetime) -> list[Client]:
+    """The active modules whose habilitation the user currently holds (the home page)."""
+    valid = {grant.habilitation_id for grant in user.grants if grant.is_valid(now)}
+    if not valid:
+        return []
+    stmt = (
+        select(Client)
+        .where(Client.is_active.is_(True), Client.habilitation_id.in_(valid))
+        .order_by(Client.name)
+    )
+    return list(db.session.execute(stmt).scalars())
 
 
 def query_client(client_id) -> OAuthClient | None:

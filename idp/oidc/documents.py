@@ -24,6 +24,7 @@ from idp import headers
 from idp import logs
 from idp import metrics
 from idp.clock import utcnow
+from idp.settings import settings
 
 # path -> (app.extensions key, Flask endpoint, content type, Cache-Control)
 DOCUMENTS = {
@@ -41,7 +42,7 @@ class PublicDocuments:
     def __init__(self, app: Flask, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
-        self.production = app.config["ENV_NAME"] == "production"
+        self.production = settings(app).env == "production"
 
     def __call__(self, environ, start_response):
         document = DOCUMENTS.get(environ.get("PATH_INFO", ""))

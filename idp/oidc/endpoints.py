@@ -18,8 +18,8 @@ from idp.oidc import claims
 from idp.oidc import id_token_hints
 from idp.oidc import keys
 from idp.oidc import tokens
+from idp.oidc.clients import AUTH_METHODS
 from idp.oidc.clients import OAuthClient
-from idp.oidc.registration import AUTH_METHODS
 
 
 class RevocationEndpoint(_RevocationEndpoint):

@@ -31,7 +31,7 @@ from idp.oidc import claims
 from idp.oidc import habilitations
 from idp.oidc import keys
 from idp.oidc import tokens
-from idp.oidc.registration import AUTH_METHODS
+from idp.oidc.clients import AUTH_METHODS
 from idp.security.keyed_hash import token_hash
 
 CODE_LIFETIME = timedelta(seconds=60)

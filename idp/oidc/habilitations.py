@@ -10,10 +10,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
+
 from idp import audit
+from idp.exceptions import InvalidInput
+from idp.extensions import db
 from idp.models import Client
+from idp.models import Habilitation
 from idp.models import HabilitationGrant
 from idp.models import User
+
+
+def get_habilitation(code: str) -> Habilitation:
+    """The habilitation named ``code``; InvalidInput when there is none."""
+    found = db.session.execute(
+        select(Habilitation).where(Habilitation.code == code)
+    ).scalar_one_or_none()
+    if found is None:
+        raise InvalidInput(f"habilitation inconnue « {code[:64]} »")
+    return found
+
 
 MSG_FORBIDDEN = (
     "Vous n'avez pas les autorisations requises pour vous connecter sur cette application"

@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import datetime
 from datetime import timedelta
 
-from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
 from idp.oidc import keys
+from idp.settings import settings
 
 MAX_HINT_LENGTH = 8000
 # RFC 7519 5.1: "JWT" is the only type an untyped ID token may declare.
@@ -61,5 +61,5 @@ def _is_id_token(header: dict, claims: dict, issuer: str) -> bool:
 
 def _is_recent(claims: dict, now: datetime) -> bool:
     """Issued within the longest SSO session: older, no session of it can be alive."""
-    oldest = now - timedelta(hours=current_app.config["IDP_SESSION_MAX_HOURS"])
+    oldest = now - timedelta(hours=settings().session_max_hours)
     return claims["iat"] >= oldest.timestamp()

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models import SigningKey
+from idp.settings import settings
 
 ALGORITHMS = ("RS256", "ES256")
 DEFAULT_ALG = "RS256"
@@ -54,7 +55,7 @@ def create_key(alg: str, now: datetime) -> SigningKey:
 
 def retention() -> timedelta:
     """How long a retired key stays published: the longest life of what it signed."""
-    return timedelta(hours=current_app.config["IDP_SESSION_MAX_HOURS"])
+    return timedelta(hours=settings().session_max_hours)
 
 
 def _active_rows(alg: str | None = None) -> list[SigningKey]:
@@ -118,7 +119,7 @@ UNKNOWN_KID_REREAD = timedelta(seconds=1)
 
 
 def _refresh_period() -> timedelta:
-    return timedelta(seconds=current_app.config["IDP_KEYS_REFRESH_SECONDS"])
+    return timedelta(seconds=settings().keys_refresh_seconds)
 
 
 def _snapshot(now: datetime, force: bool = False) -> _Snapshot:

@@ -12,6 +12,8 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from flask import current_app
 
+from idp.settings import settings
+
 EXTENSION_KEY = "idp_oidc_server"
 
 PATHS = {"authorization": "/authorize", "token": "/token", "userinfo": "/userinfo",
@@ -40,5 +42,5 @@ def current_server() -> AuthorizationServer:
 
 def add_issuer(response):
     """Add ``iss`` to an error redirect made outside create_authorization_response."""
-    IssuerParameter(current_app.config["IDP_ISSUER"]).add_issuer_parameter(None, response)
+    IssuerParameter(settings().issuer).add_issuer_parameter(None, response)
     return response

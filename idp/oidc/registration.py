@@ -11,17 +11,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy import update
 
 from idp import audit
-from idp.assistance.services import get_habilitation
 from idp.exceptions import InvalidInput
 from idp.extensions import db
 from idp.models import Client
 from idp.models import Token
-from idp.security.keyed_hash import keyed_hash
+from idp.oidc.clients import AUTH_METHODS
+from idp.oidc.clients import hash_client_secret
+from idp.oidc.clients import is_client_id
+from idp.oidc.habilitations import get_habilitation
+from idp.oidc.tokens import revoke_tokens
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SECRET_PREFIX = "idpcs_"  # noqa: S105 (a recognisable prefix, not a secret)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
@@ -43,15 +44,6 @@ class NewClient:
     signed_userinfo: bool = False
     client_uri: str | None = None
     pkce_optional: bool = False
-
-
-def is_client_id(value: str) -> bool:
-    """Printable ASCII, 1 to 64 characters: what registration accepts."""
-    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()
-
-
-def hash_client_secret(secret: str) -> str:
-    return keyed_hash("client-secret", secret)
 
 
 def check_uri(uri: str, what: str) -> str:
@@ -153,10 +145,7 @@ def disable_client(client: Client, *, actor: str, reason: str, now: datetime) ->
     if not client.is_active:
         raise InvalidInput(f"le client « {client.client_id} » est déjà désactivé")
     client.is_active = False
-    revoked = db.session.execute(
-        update(Token).where(Token.client_id == client.id, Token.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False)
-    ).rowcount
+    revoked = revoke_tokens(now, Token.client_id == client.id)
     audit.record("client.disabled", client_id=client.client_id, actor=actor, reason=reason,
                  revoked=revoked)
     return revoked

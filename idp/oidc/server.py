@@ -25,6 +25,7 @@ from idp.oidc.grants import S256CodeChallenge
 from idp.oidc.provider import EXTENSION_KEY
 from idp.oidc.provider import IssuerParameter
 from idp.oidc.provider import endpoint_url
+from idp.settings import settings
 
 
 class Server(AuthorizationServer):
@@ -57,7 +58,7 @@ class Server(AuthorizationServer):
 
 
 def build_server(app: Flask) -> AuthorizationServer:
-    issuer = app.config["IDP_ISSUER"]
+    issuer = settings(app).issuer
     server = Server(query_client=clients.query_client, save_token=tokens.save_token)
     server.init_app(app)
     server.issuer = issuer

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
@@ -89,12 +90,12 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         return signer.access_token_generator(client, grant_type, _Subject(user), scope)
 
 
+@dataclass
 class PresentedToken:
     """A ``Token`` row as presented: its access token or its refresh token (TokenMixin)."""
 
-    def __init__(self, row: Token, kind: str):
-        self.row = row
-        self.kind = kind
+    row: Token
+    kind: str  # "access_token" or "refresh_token"
 
     @property
     def scope(self) -> str:
@@ -205,14 +206,20 @@ def find_presented(value: str, hint: str | None, issuer: str) -> PresentedToken 
     return None
 
 
+def revoke_tokens(now: datetime, *where) -> int:
+    """Revoke every live token matching ``where`` (refresh tokens, and access tokens
+    at introspection and userinfo) in one UPDATE; how many."""
+    return db.session.execute(
+        update(Token).where(Token.revoked_at.is_(None), *where)
+        .values(revoked_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def revoke_family(family_id: str, now: datetime) -> int:
     """Revoke every live token of a family; how many."""
-    result = db.session.execute(
-        update(Token).where(Token.family_id == family_id, Token.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False)
-    )
+    revoked = revoke_tokens(now, Token.family_id == family_id)
     db.session.expire_all()
-    return result.rowcount
+    return revoked
 
 
 def claim_rotation(row: Token, now: datetime) -> bool:

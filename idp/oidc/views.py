@@ -16,7 +16,6 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
-from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -34,6 +33,7 @@ from idp.oidc import id_token_hints
 from idp.oidc.provider import add_issuer
 from idp.oidc.provider import current_server
 from idp.security import sessions
+from idp.settings import settings
 
 bp = Blueprint("oidc", __name__)
 
@@ -127,7 +127,7 @@ def _authenticate(grant, row, prompts: list[str], shows_consent: bool):
 
 def _hinted_subject(hint: str) -> str | None:
     """Whose ID token the hint is (OIDC Core 3.1.2.1); None when not a recent one of ours."""
-    claims = id_token_hints.read_id_token_hint(hint, current_app.config["IDP_ISSUER"], utcnow())
+    claims = id_token_hints.read_id_token_hint(hint, settings().issuer, utcnow())
     return claims["sub"] if claims is not None else None
 
 
@@ -210,7 +210,7 @@ def _forbidden(grant, user, prompts: list[str]):
         return _back_with(grant, AccessDeniedError)
     error = AccessDeniedError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
     location = dict(error()[2])["Location"]
-    back_url = add_params_to_uri(location, [("iss", current_app.config["IDP_ISSUER"])])
+    back_url = add_params_to_uri(location, [("iss", settings().issuer)])
     return render_template("oidc/forbidden.html", message=habilitations.MSG_FORBIDDEN,
                            client=grant.client.row, back_url=back_url), 403
 

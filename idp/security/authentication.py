@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select
 
 from idp import audit
@@ -32,6 +31,7 @@ from idp.security import sessions
 from idp.security.identifiers import normalise_login
 from idp.security.keyed_hash import keyed_hash
 from idp.security.keyed_hash import recorded_login
+from idp.settings import settings
 
 MSG_INVALID = "Le couple identifiant/ mot de passe est incorrecte"
 MSG_LOCKED = (
@@ -78,9 +78,9 @@ def tries_left_notice(remaining: int | None) -> str | None:
         return None
     if remaining > 0:
         return MSG_TRIES_LEFT.format(count=remaining, plural="s" if remaining > 1 else "")
-    minutes = current_app.config["IDP_LOCKOUT_MINUTES"]
+    minutes = settings().lockout_minutes
     return MSG_NOW_LOCKED.format(minutes=minutes, plural="s" if minutes > 1 else "",
-                                 phone=current_app.config["IDP_ASSISTANCE_PHONE"])
+                                 phone=settings().assistance_phone)
 
 
 class AccountLocked(LoginRefused):
@@ -90,7 +90,7 @@ class AccountLocked(LoginRefused):
 class ProvisionalExpired(LoginRefused):
     @property
     def message(self) -> str:  # type: ignore[override]
-        return MSG_PROVISIONAL_EXPIRED.format(phone=current_app.config["IDP_ASSISTANCE_PHONE"])
+        return MSG_PROVISIONAL_EXPIRED.format(phone=settings().assistance_phone)
 
 
 @dataclass
@@ -158,13 +158,12 @@ def authenticate(identifier: str, password: str, now: datetime,
 
     ``device_nonce``: that of a valid device cookie naming this identifier, if any.
     """
-    config = current_app.config
-    threshold = config["IDP_LOCKOUT_THRESHOLD"]
+    threshold = settings().lockout_threshold
     login = normalise_login(identifier)
     user = find_user(login)
     counter = _counter_for(user, login, device_nonce, now)
     rank = lockout.reserve_attempt(
-        counter.user, counter.key, now, threshold, config["IDP_LOCKOUT_MINUTES"]
+        counter.user, counter.key, now, threshold, settings().lockout_minutes
     )
     stored = _Stored.of(user)
     # Visible to every other process before the slow check (SPEC 5).
@@ -254,7 +253,7 @@ def _check_password(stored: _Stored | None, password: str, now: datetime) -> str
 def _password_change_reason(user: User, matched: str, now: datetime) -> str | None:
     if matched == "provisional":
         return "provisional"
-    max_age = current_app.config["IDP_PASSWORD_MAX_AGE_DAYS"]
+    max_age = settings().password_max_age_days
     if passwords.is_password_expired(user.password_changed_at, max_age, now):
         return "expired"
     return None
@@ -271,6 +270,6 @@ def _register_failure(user: User | None, login: str, counter: _Counter, rank: in
         if user is not None:
             mail.send_later(mail.compose(
                 user.email, "account_locked", user=user,
-                minutes=current_app.config["IDP_LOCKOUT_MINUTES"],
+                minutes=settings().lockout_minutes,
             ))
     commit()

@@ -16,13 +16,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from captcha.image import ImageCaptcha
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 
 from idp.exceptions import IdpError
 from idp.extensions import db
 from idp.models import Challenge
+from idp.settings import settings
 
 # No 0/O, 1/I/L, 8/B, 5/S, 2/Z: letters and digits a person reads without doubt.
 CAPTCHA_ALPHABET = "ACDEFGHJKMNPRTUVWXY34679"
@@ -37,9 +37,9 @@ class ChallengeFailed(IdpError):
 
 
 def _text() -> str:
-    fixed = current_app.config.get("IDP_CAPTCHA_FIXED_TEXT")
+    fixed = settings().captcha_fixed_text
     # config.py refuses the fixed text in production; this is the second lock.
-    if fixed and current_app.config["ENV_NAME"] in ("development", "testing"):
+    if fixed and settings().env in ("development", "testing"):
         return fixed.upper()
     return "".join(secrets.choice(CAPTCHA_ALPHABET) for _ in range(CAPTCHA_LENGTH))
 
@@ -178,7 +178,7 @@ def render_image(text: str) -> bytes:
 
 
 def voices_dir() -> Path:
-    return Path(current_app.config["CAPTCHA_VOICES_DIR"])
+    return Path(settings().captcha_voices_dir)
 
 
 def render_audio(text: str) -> bytes | None:

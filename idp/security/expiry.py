@@ -6,7 +6,6 @@ import math
 from datetime import datetime
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from idp import audit
@@ -14,6 +13,7 @@ from idp import mail
 from idp.extensions import db
 from idp.models import User
 from idp.security.passwords import password_expires_at
+from idp.settings import settings
 
 REMINDER_DAYS = (15, 7, 1)
 
@@ -31,7 +31,7 @@ def send_expiry_reminders(now: datetime) -> int:
 
     Idempotent: the stage sent is stored, so a second run the same day sends nothing.
     """
-    max_age = current_app.config["IDP_PASSWORD_MAX_AGE_DAYS"]
+    max_age = settings().password_max_age_days
     horizon = now - timedelta(days=max_age - max(REMINDER_DAYS))
     stmt = select(User).where(
         User.is_active.is_(True),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import select
 
@@ -15,6 +14,7 @@ from idp.models import PasswordHistory
 from idp.models import User
 from idp.security import passwords
 from idp.security import sessions
+from idp.settings import settings
 
 
 def previous_hashes(user: User) -> list[str]:
@@ -70,5 +70,5 @@ def _trim_history(user: User) -> None:
 
 def expiry_of(user: User) -> datetime | None:
     return passwords.password_expires_at(
-        user.password_changed_at, current_app.config["IDP_PASSWORD_MAX_AGE_DAYS"]
+        user.password_changed_at, settings().password_max_age_days
     )

@@ -11,10 +11,10 @@ from argon2 import PasswordHasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
-from flask import current_app
 from zxcvbn import zxcvbn
 
 from idp.exceptions import IdpError
+from idp.settings import settings
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
@@ -49,7 +49,7 @@ class PasswordRejected(IdpError):
 
 
 def hasher() -> PasswordHasher:
-    name = current_app.config.get("PASSWORD_HASH_PROFILE", "owasp-strong")
+    name = settings().password_hash_profile
     if name not in _hashers:
         _hashers[name] = PasswordHasher(type=Type.ID, **PROFILES[name])
     return _hashers[name]

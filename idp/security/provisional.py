@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
-from flask import current_app
-
 from idp import audit
 from idp import mail
 from idp.models import User
 from idp.security import passwords
+from idp.settings import settings
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ def issue(user: User, now: datetime, ready: Provisional | None = None) -> str:
     provisional = ready or Provisional.new()
     user.is_provisional = True
     user.provisional_hash = provisional.hash
-    hours = current_app.config["IDP_PROVISIONAL_PASSWORD_HOURS"]
+    hours = settings().provisional_password_hours
     user.provisional_expires_at = now + timedelta(hours=hours)
     return provisional.password
 

@@ -37,7 +37,6 @@ from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import Delete
 from sqlalchemy import and_
 from sqlalchemy import delete
@@ -52,6 +51,7 @@ from idp.models import LoginThrottle
 from idp.models import Token
 from idp.models import UsedClientAssertion
 from idp.models import UserSession
+from idp.settings import settings
 
 # The only caller is ``idp purge`` (idp.cli.common.ACTOR).
 ACTOR = "cli"
@@ -61,7 +61,7 @@ SESSION_RETENTION = timedelta(days=30)
 
 def code_grace() -> timedelta:
     """How long a code is kept after its expiry: the longest SSO session, plus a day."""
-    return timedelta(hours=current_app.config["IDP_SESSION_MAX_HOURS"]) + MARGIN
+    return timedelta(hours=settings().session_max_hours) + MARGIN
 
 
 def _codes(now: datetime) -> Delete:

@@ -13,7 +13,6 @@ import secrets
 from datetime import datetime
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -21,6 +20,7 @@ from idp import audit
 from idp.extensions import db
 from idp.models import UserSession
 from idp.security.keyed_hash import token_hash
+from idp.settings import settings
 
 # Refresh last_seen_at at most this often, to keep reads from writing.
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -55,7 +55,7 @@ def open_session(user, auth_time: datetime, amr: list[str], now: datetime,
         amr=amr,
         created_at=now,
         last_seen_at=now,
-        expires_at=now + timedelta(hours=current_app.config["IDP_SESSION_MAX_HOURS"]),
+        expires_at=now + timedelta(hours=settings().session_max_hours),
         ip=ip,
         user_agent=(user_agent or "")[:300] or None,
         login_target_hash=_target_hash(login_target) if login_target else None,
@@ -95,7 +95,7 @@ def use_login_target(row: UserSession, target: str) -> bool:
 
 
 def is_live(row: UserSession, now: datetime) -> bool:
-    idle = timedelta(minutes=current_app.config["IDP_SESSION_IDLE_MINUTES"])
+    idle = timedelta(minutes=settings().session_idle_minutes)
     return (
         row.ended_at is None
         and row.expires_at > now
