@@ -1,4 +1,4 @@
-"""``idp habilitations|clients|keys|audit|demo ...`` (SPEC 3.3) and the daily cron jobs
+"""``idp habilitations|clients|keys|audit|demo ...`` (README) and the daily cron jobs
 ``idp notify-expiring`` and ``idp purge``.
 """
 
