@@ -1,4 +1,4 @@
-"""The password check of the login page, with the lockout (SPEC 1.4).
+"""The password check of the login page, with the lockout (docs/flows.md).
 
 ``authenticate()`` raises ``InvalidCredentials`` (the one message for unknown
 identifiers, wrong passwords and deactivated accounts, with the tries left),
@@ -166,7 +166,7 @@ def authenticate(identifier: str, password: str, now: datetime,
         counter.user, counter.key, now, threshold, settings().lockout_minutes
     )
     stored = _Stored.of(user)
-    # Visible to every other process before the slow check (SPEC 5).
+    # Visible to every other process before the slow check.
     commit()
     if rank is None:
         return _while_locked(user, stored, login, counter, password, now)
@@ -198,7 +198,7 @@ def _accept(user: User, stored: _Stored, counter: _Counter, matched: str, passwo
 
 
 def _while_locked(user, stored, login, counter: _Counter, password, now) -> Authenticated:
-    """During a lock only a reset's provisional password opens the account (SPEC 1.2)."""
+    """During a lock only a reset's provisional password opens the account."""
     usable = stored is not None and stored.is_active and stored.provisional_valid(now)
     # The chosen password is not checked during a lock, but the two verifications
     # are spent as at any other attempt, so the lock's timing says nothing either.
