@@ -1,8 +1,8 @@
-"""Server-side challenges: the image captcha (SPEC 1.1 step 4), the arithmetic
-question and the secret-question state of the forgotten password (SPEC 1.2).
+"""Server-side challenges: the image captcha of the first connection, the arithmetic
+question and the secret-question state of the forgotten password (docs/flows.md).
 
 The expected answer lives only in the ``challenges`` table: never in the
-cookie, the page, the image URL or its alt text (SECURITY-CHECKLIST CAP-01).
+cookie, the page, the image URL or its alt text.
 A challenge belongs to one owner (a login flow), is single use, expires after
 a few minutes, and is replaced after too many wrong answers.
 """
@@ -81,7 +81,7 @@ def arithmetic_operation() -> tuple[int, str, int]:
 
 
 def new_arithmetic(owner_hash: str, now: datetime) -> Challenge:
-    """« Combien font 7 + 5 ? » (SPEC 1.2)."""
+    """« Combien font 7 + 5 ? » (docs/flows.md, « Forgotten password »)."""
     _retire(owner_hash, "arithmetic", now)
     left, operator, right = arithmetic_operation()
     result = left + right if operator == "+" else left - right
