@@ -1,4 +1,4 @@
-"""Passwords: argon2id hashing, provisional passwords, the policy and expiry (SPEC 4)."""
+"""Passwords: argon2id hashing, provisional passwords, the policy and expiry (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ MIN_LENGTH = 12
 MAX_LENGTH = 128
 MIN_SCORE = 3
 HISTORY_SIZE = 5
-# Unambiguous alphabet: no 0/O, 1/l/I (SPEC 3.4).
+# Unambiguous alphabet: no 0/O, 1/l/I.
 PROVISIONAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 PROVISIONAL_LENGTH = 14
 # Roots of the commonest French passwords, absent from zxcvbn's English
@@ -83,7 +83,7 @@ _dummy: dict[str, str] = {}
 
 
 def dummy_verify() -> None:
-    """Spend the time of one real verification (unknown identifiers, LOGIN-02)."""
+    """Spend the time of one real verification (unknown identifiers: no timing difference)."""
     h = hasher()
     key = f"{h.time_cost}:{h.memory_cost}:{h.parallelism}"
     if key not in _dummy:
@@ -95,12 +95,12 @@ def dummy_verify() -> None:
 
 
 def dummy_hash() -> None:
-    """Spend the time of hashing a new password (a reset that sends nothing, FPW-02)."""
+    """Spend the time of hashing a new password (a reset that sends nothing)."""
     hasher().hash(secrets.token_urlsafe(16))
 
 
 def generate_provisional_password() -> str:
-    """A random provisional password from an unambiguous alphabet (SPEC 3.4)."""
+    """A random provisional password from an unambiguous alphabet."""
     return "".join(secrets.choice(PROVISIONAL_ALPHABET) for _ in range(PROVISIONAL_LENGTH))
 
 
@@ -149,7 +149,7 @@ def check_policy(password: str, user, previous_hashes: list[str]) -> None:
     outstanding provisional password: none of them may be reused.
     """
     password = normalise(password)
-    length = len(password)  # code points, not bytes (PWD-01)
+    length = len(password)  # code points, not bytes
     if length < MIN_LENGTH:
         raise PasswordRejected(f"Le mot de passe doit contenir au moins {MIN_LENGTH} caractères.")
     if length > MAX_LENGTH:
