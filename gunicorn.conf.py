@@ -69,8 +69,12 @@ logconfig_dict = {
 # --- Prometheus multi-process mode ---------------------------------------------------
 # Each worker writes its metrics to files in this directory and /metrics adds them up.
 # It must be set before prometheus_client is imported, that is before the app loads.
+# Without one given by the operator, a directory is made for this run and removed
+# when gunicorn exits (on_exit).
+_MADE_FOR_THIS_RUN = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="idp-prometheus-")
+    _MADE_FOR_THIS_RUN = tempfile.mkdtemp(prefix="idp-prometheus-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _MADE_FOR_THIS_RUN
 
 
 def on_starting(server):
@@ -90,3 +94,9 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory made for this run; one the operator gave stays."""
+    if _MADE_FOR_THIS_RUN:
+        shutil.rmtree(_MADE_FOR_THIS_RUN, ignore_errors=True)
