@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from idp.database import rollback
 from idp.extensions import db
 from idp.extensions import limiter
 from idp.settings import settings
@@ -50,13 +51,10 @@ def readyz():
 def _database_ok() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
-        db.session.rollback()
     except SQLAlchemyError:
-        try:
-            db.session.rollback()
-        except SQLAlchemyError:
-            db.session.remove()
         return False
+    finally:
+        rollback()  # discards the session when the connection is dead
     return True
 
 

@@ -30,6 +30,7 @@ from idp.auth import device
 from idp.auth.current import current_session
 from idp.clock import utcnow
 from idp.database import commit
+from idp.database import rollback
 from idp.extensions import db
 from idp.models import LoginFlow
 from idp.security import sessions
@@ -202,7 +203,7 @@ def complete_step(flow: LoginFlow, step: str, now: datetime):
     )
     if result.rowcount != 1:
         # The same step was posted twice: the first post won; nothing more to do.
-        db.session.rollback()
+        rollback()
         return redirect(url_for("login.login"), 303)
     db.session.refresh(flow)
     if remaining:
@@ -220,7 +221,7 @@ def finish(flow: LoginFlow, now: datetime):
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        db.session.rollback()
+        rollback()
         return redirect(url_for("login.login"), 303)
     user = flow.user
     token, row = sessions.open_session(
