@@ -77,6 +77,10 @@ def test_without_smtp_mails_are_eml_files_in_the_outbox(runner, outbox):
     assert re.search(r"^Habilitation : Bonus Eco$", identifier, re.M)
     assert re.search(r"^Mot de passe provisoire : \S{12,}$", password, re.M)
     assert "Mot de passe provisoire" not in identifier
+    # It works until a personal password is chosen (an interrupted first connection
+    # starts again with it): the mail must not say it works only once.
+    assert "jusqu'à ce que vous ayez choisi votre mot de passe personnel" in password
+    assert "qu'une fois" not in password
 
 
 def test_mails_are_sent_only_after_the_commit(runner, outbox, app, monkeypatch):

@@ -196,6 +196,9 @@ def test_right_answer_mails_a_provisional_password_over_smtp(client, user, mailb
     assert len(mails) == 1
     assert re.search(r"^Mot de passe provisoire : \S{12,}$", mailbox.body(mails[0]), re.M)
     assert mailbox.messages == mails  # nothing else, to nobody else
+    body = mailbox.body(mails[0])
+    assert "jusqu'à ce que vous ayez choisi votre mot de passe personnel" in body
+    assert "Votre mot de passe actuel reste valable" in body
     user = reload(user)
     assert user.provisional_hash is not None
     assert user.password_hash is not None  # the old password is not touched
