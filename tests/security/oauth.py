@@ -77,7 +77,11 @@ def redeem(client, module: Module, code: str, verifier: str | None, **extra):
 
 
 def tokens_for(client, module: Module, **extra) -> dict:
-    """The code flow of a logged-in browser: the code, redeemed by the module; its tokens."""
+    """The code flow of a logged-in browser: the code, redeemed by the module; its tokens.
+
+    Each flow has a fresh nonce unless ``extra`` gives one: a module's nonce is used once.
+    """
+    extra.setdefault("nonce", secrets.token_urlsafe(8))
     query, verifier = authorize(client, module.client_id, **extra)
     response = redeem(client, module, query["code"], verifier)
     assert response.status_code == 200, response.get_data(as_text=True)

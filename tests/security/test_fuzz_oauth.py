@@ -21,10 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import strategies as st
 
-from idp.database import commit
 from idp.extensions import limiter
-from idp.oidc.registration import NewClient
-from idp.oidc.registration import create_client
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import login
@@ -34,8 +31,10 @@ from tests.security.fuzzing import hostile
 from tests.security.fuzzing import hostile_request
 from tests.security.fuzzing import replaced
 from tests.security.fuzzing import send
+from tests.security.oauth import CALLBACK
+from tests.security.oauth import register_module
+from tests.security.oauth import tokens_for
 
-CALLBACK = "http://127.0.0.1:8765/callback"
 SCOPE = "openid profile email"
 VERIFIER = "v" * 43
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=")
@@ -46,21 +45,12 @@ def _no_rate_limits(monkeypatch):
     monkeypatch.setattr(limiter, "enabled", False)
 
 
-class Module:
-    def __init__(self, client_id: str, *, skip_consent: bool = True):
-        row, self.secret = create_client(NewClient(
-            client_id=client_id, name=f"Module {client_id}", redirect_uris=[CALLBACK],
-            habilitation="bonuseco", skip_consent=skip_consent,
-            post_logout_redirect_uris=[CALLBACK]), actor="test")
-        self.client_id = client_id
-        commit()
-
-    def basic(self) -> str:
-        pair = f"{self.client_id}:{self.secret}".encode()
-        return "Basic " + base64.b64encode(pair).decode()
+def register(client_id: str, **options):
+    """A module whose logout may come back to CALLBACK too."""
+    return register_module(client_id, post_logout_redirect_uris=[CALLBACK], **options)
 
 
-def authorize_fields(module: Module) -> dict:
+def authorize_fields(module) -> dict:
     return {"response_type": "code", "client_id": module.client_id, "redirect_uri": CALLBACK,
             "scope": SCOPE, "state": random.token_urlsafe(8), "nonce": random.token_urlsafe(8),
             "code_challenge": CHALLENGE.decode(), "code_challenge_method": "S256"}
@@ -83,7 +73,7 @@ def code_from(response) -> str:
 
 @pytest.fixture
 def module(app):
-    return Module("module-a")
+    return register("module-a")
 
 
 @pytest.fixture
@@ -97,15 +87,6 @@ def fresh_code(client, module) -> str:
     response = client.get("/authorize", query_string=authorize_fields(module))
     assert issued_code(response), response.headers.get("Location")
     return code_from(response)
-
-
-def tokens_for(client, module) -> dict:
-    response = client.post("/token", data={
-        "grant_type": "authorization_code", "code": fresh_code(client, module),
-        "redirect_uri": CALLBACK, "code_verifier": VERIFIER},
-        headers={"Authorization": module.basic()})
-    assert response.status_code == 200, response.json
-    return response.json
 
 
 def authorization_header(good: str, *, spoil_basic: bool = False) -> st.SearchStrategy:
@@ -165,7 +146,7 @@ def test_authorize_without_a_session(pytestconfig, client, module):
 
 
 def test_consent(pytestconfig, client, make_user):
-    module = Module("module-c", skip_consent=False)
+    module = register("module-c", skip_consent=False)
     make_user("jdupont")
     assert login(client, "jdupont", STRONG_PASSWORD).status_code == 303
     query = authorize_fields(module)
@@ -202,7 +183,7 @@ def test_token_authorization_code(pytestconfig, session_client, module):
         return response
 
     check_property(pytestconfig, "POST /token (authorization_code)",
-                   with_header(module.basic(), fields), act,
+                   with_header(module.basic["Authorization"], fields), act,
                    accepted=lambda response: response.status_code == 200, prepare=prepare)
 
 
@@ -211,7 +192,7 @@ def test_token_refresh(pytestconfig, session_client, module):
     fields = {"grant_type": "refresh_token", "refresh_token": "", "scope": "openid"}
 
     def prepare():
-        latest.append(tokens_for(session_client, module)["refresh_token"])
+        latest.append(tokens_for(session_client, module, scope=SCOPE)["refresh_token"])
 
     def act(case):
         header, request = case
@@ -221,13 +202,13 @@ def test_token_refresh(pytestconfig, session_client, module):
         return response
 
     check_property(pytestconfig, "POST /token (refresh_token)",
-                   with_header(module.basic(), fields), act,
+                   with_header(module.basic["Authorization"], fields), act,
                    accepted=lambda response: response.status_code == 200, prepare=prepare,
                    max_examples=50)
 
 
 def test_userinfo(pytestconfig, session_client, module):
-    access = tokens_for(session_client, module)["access_token"]
+    access = tokens_for(session_client, module, scope=SCOPE)["access_token"]
     for method in ("GET", "POST"):
         check_property(
             pytestconfig, f"{method} /userinfo",
@@ -238,8 +219,8 @@ def test_userinfo(pytestconfig, session_client, module):
 
 def test_revoke_and_introspect(pytestconfig, session_client, module):
     # The good token belongs to another module: revoking it must change nothing.
-    other = Module("module-b")
-    foreign = tokens_for(session_client, other)
+    other = register("module-b")
+    foreign = tokens_for(session_client, other, scope=SCOPE)
     for url in ("/revoke", "/introspect"):
         fields = {"token": foreign["refresh_token"], "token_type_hint": "refresh_token"}
 
@@ -249,14 +230,14 @@ def test_revoke_and_introspect(pytestconfig, session_client, module):
             return response
 
         check_property(pytestconfig, f"POST {url}",
-                       with_header(module.basic(), fields), act)
+                       with_header(module.basic["Authorization"], fields), act)
 
 
 # --- logout -------------------------------------------------------------------------------
 
 
 def test_end_session(pytestconfig, session_client, module):
-    id_token = tokens_for(session_client, module)["id_token"]
+    id_token = tokens_for(session_client, module, scope=SCOPE)["id_token"]
 
     def log_in_again():
         if session_client.get("/").status_code != 200:
@@ -295,5 +276,5 @@ def test_client_authentication_header(pytestconfig, session_client, module):
             return response
 
         check_property(pytestconfig, f"POST {url} (Basic header)",
-                       with_header(module.basic(), {**fields, "token": "inconnu"},
+                       with_header(module.basic["Authorization"], {**fields, "token": "inconnu"},
                                    spoil_basic=True), act, max_examples=15)
