@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +22,7 @@ from tests.conftest import login
 from tests.conftest import page_text
 from tests.conftest import post_form
 from tests.conftest import reload
+from tests.security.oauth import authorize_url
 
 EMAIL = "jdupont@example.test"
 REASON = "appel du 12 mars, ticket 4521"
@@ -135,15 +133,6 @@ def _module(app) -> None:
     commit()
 
 
-def _authorize_url() -> str:
-    verifier = "v" * 50
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return "/authorize?" + urlencode({
-        "response_type": "code", "client_id": "module-a", "scope": "openid",
-        "redirect_uri": "http://127.0.0.1:8765/callback", "state": "s1", "nonce": "n1",
-        "code_challenge": challenge.decode().rstrip("="), "code_challenge_method": "S256"})
-
-
 def test_revoke_closes_the_module_and_restore_opens_it(app, console, target, user_client,
                                                        mailbox, audit_rows):
     _module(app)
@@ -155,7 +144,8 @@ def test_revoke_closes_the_module_and_restore_opens_it(app, console, target, use
     assert audit_rows("habilitation.revoked")[-1].details["habilitation"] == "bonuseco"
     assert "retirée" in mailbox.body(mailbox.to(EMAIL)[0])
     assert "Module Bonus Eco" not in page_text(user_client.get("/"))
-    refused = user_client.get(_authorize_url())
+    refused = user_client.get(authorize_url(
+        "module-a", redirect_uri="http://127.0.0.1:8765/callback"))
     assert refused.status_code == 403
     assert HABILITATION_REFUSED in page_text(refused)
 

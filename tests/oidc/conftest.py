@@ -6,7 +6,6 @@ which follows the IdP's redirects and stops at the module's callback.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
@@ -26,6 +25,8 @@ from tests.conftest import Browser
 from tests.conftest import LiveServer
 from tests.conftest import environ_for
 from tests.conftest import free_port
+from tests.security.oauth import authorize_url
+from tests.security.oauth import pkce_pair
 
 CALLBACK = "http://127.0.0.1:8765/callback"
 OTHER_CALLBACK = "http://127.0.0.1:8765/other"
@@ -107,18 +108,17 @@ def browser(live_server) -> Browser:
     return Browser(live_server.url)
 
 
-def authorize_url(rp: OAuth2Session, idp_url: str, **params) -> tuple[str, str, str]:
-    """(url, state, code_verifier) of an authorization request with nonce and PKCE."""
-    verifier = secrets.token_urlsafe(48)
-    params.setdefault("nonce", "n-0S6_WzA2Mj")
-    url, state = rp.create_authorization_url(idp_url + "/authorize", code_verifier=verifier,
-                                             **params)
-    return url, state, verifier
+# The nonce of a module's requests unless the test gives one.
+NONCE = "n-0S6_WzA2Mj"
 
 
-def log_in_and_get_code(browser: Browser, rp, login: str, **params) -> tuple[dict, str]:
-    url, _state, verifier = authorize_url(rp, browser.idp_url, **params)
-    page = browser.open(url)
+def log_in_and_get_code(browser: Browser, rp: OAuth2Session, login: str,
+                        **params) -> tuple[dict, str]:
+    """The authorization request of ``rp``'s module (its redirect URI and scope, a fresh
+    PKCE pair, ``NONCE``), the login form when the IdP shows it; (callback query, verifier)."""
+    verifier, challenge = pkce_pair()
+    page = browser.open(authorize_url(rp.client_id, challenge, redirect_uri=rp.redirect_uri,
+                                      scope=rp.scope, **{"nonce": NONCE, **params}))
     if page.status_code == 200 and 'name="password"' in page.text:
         page = browser.login(page, login)
     return callback_params(page), verifier

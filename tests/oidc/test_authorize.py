@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from urllib.parse import parse_qs
-from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,16 +13,13 @@ from tests.conftest import login
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import log_in_and_get_code
 from tests.oidc.conftest import rp_session
-
-CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+from tests.security.oauth import authorize_url
 
 
 def _url(**overrides) -> str:
-    params = {"response_type": "code", "client_id": "module-a", "redirect_uri": CALLBACK,
-              "scope": "openid profile", "state": "xyz", "nonce": "n1",
-              "code_challenge": CHALLENGE, "code_challenge_method": "S256"}
-    params.update(overrides)
-    return "/authorize?" + urlencode({k: v for k, v in params.items() if v is not None})
+    """The request of module-a in these tests: scope openid profile, state xyz."""
+    return authorize_url(**{"client_id": "module-a", "redirect_uri": CALLBACK,
+                            "scope": "openid profile", "state": "xyz", **overrides})
 
 
 def _query(response) -> dict:
@@ -128,15 +124,11 @@ def test_prompt_login_and_max_age_force_a_new_password_check(
     make_user()
     rp = rp_session(live_server.url, module)
     log_in_and_get_code(browser, rp, "jdupont")
-    url, _state = rp.create_authorization_url(live_server.url + "/authorize",
-                                              code_verifier="a" * 43, nonce="n3", prompt="login")
-    page = browser.open(url)
+    page = browser.open(_url(nonce="n3", prompt="login"))
     assert page.status_code == 200
     assert 'name="password"' in page.text
     assert "code" in parse_qs(urlsplit(browser.login(page, "jdupont").headers["Location"]).query)
-    url, _state = rp.create_authorization_url(live_server.url + "/authorize",
-                                              code_verifier="a" * 43, nonce="n4", max_age="0")
-    page = browser.open(url)
+    page = browser.open(_url(nonce="n4", max_age="0"))
     assert 'name="password"' in page.text
 
 

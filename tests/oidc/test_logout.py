@@ -31,11 +31,11 @@ from idp.security.password_change import set_password
 from tests.conftest import OTHER_STRONG_PASSWORD
 from tests.conftest import Browser
 from tests.conftest import reload
-from tests.oidc.conftest import authorize_url
+from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import jwks
 from tests.oidc.conftest import log_in_and_get_tokens
-from tests.oidc.conftest import rp_session
+from tests.security.oauth import authorize_url
 
 POST_LOGOUT = "http://127.0.0.1:8765/logged-out"
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -69,8 +69,7 @@ def _refresh_error(live_server, module, tokens) -> str | None:
 
 
 def _silent_login_error(browser, live_server, module) -> str | None:
-    url, _state, _verifier = authorize_url(rp_session(live_server.url, module), live_server.url,
-                                           prompt="none", nonce="n-silent")
+    url = authorize_url(module.client_id, redirect_uri=CALLBACK, prompt="none", nonce="n-silent")
     return callback_params(browser.open(url)).get("error")
 
 

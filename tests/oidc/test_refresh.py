@@ -9,10 +9,10 @@ from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import db
 from tests.conftest import Browser
-from tests.oidc.conftest import authorize_url
+from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import log_in_and_get_tokens
-from tests.oidc.conftest import rp_session
+from tests.security.oauth import authorize_url
 
 
 def _refresh(idp_url, module, refresh_token, **extra):
@@ -83,6 +83,5 @@ def test_first_use_of_a_reset_provisional_password_kills_older_refresh_tokens(
     assert _refresh(live_server.url, module, before["refresh_token"]).json()["error"] == \
         "invalid_grant"
     # The first browser's SSO session is over too: a silent login is refused.
-    rp = rp_session(live_server.url, module)
-    url, _state, _verifier = authorize_url(rp, live_server.url, prompt="none", nonce="second")
+    url = authorize_url(module.client_id, redirect_uri=CALLBACK, prompt="none", nonce="second")
     assert callback_params(browser.open(url))["error"] == "login_required"

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 import requests
 import time_machine
-from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError
 
@@ -23,6 +22,7 @@ from tests.oidc.conftest import log_in_and_get_code
 from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
 from tests.oidc.conftest import verify_id_token
+from tests.security.oauth import authorize_url
 
 
 def _redeem(idp_url, module, params, verifier, secret=None, redirect_uri=CALLBACK):
@@ -243,10 +243,7 @@ def test_tok_13_access_token_lifetime_matches_expires_in_for_both_grants(
 
 
 def _code_without_pkce(browser, module, nonce: str) -> dict:
-    rp = OAuth2Session(module.client_id, module.secret, scope="openid", redirect_uri=CALLBACK)
-    url, _state = rp.create_authorization_url(browser.idp_url + "/authorize", nonce=nonce)
-    assert "code_challenge" not in url
-    page = browser.open(url)
+    page = browser.open(authorize_url(module.client_id, None, redirect_uri=CALLBACK, nonce=nonce))
     if page.status_code == 200 and 'name="password"' in page.text:
         page = browser.login(page, "jdupont")
     return callback_params(page)

@@ -28,6 +28,7 @@ from tests.oidc.conftest import log_in_and_get_code
 from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
 from tests.security.concurrency import run_concurrently
+from tests.security.oauth import authorize_url
 
 CONCURRENT = 20
 RUNS = 3
@@ -131,9 +132,7 @@ def test_authz_04_a_disabled_client_is_never_redirected_to_and_its_tokens_stop(
 
     assert runner.invoke(args=["clients", "disable", module.client_id]).exit_code == 0
 
-    url, _state = rp.create_authorization_url(live_server.url + "/authorize",
-                                              code_verifier="v" * 43, nonce="after")
-    page = browser.open(url)
+    page = browser.open(authorize_url(module.client_id, redirect_uri=CALLBACK, nonce="after"))
     assert page.status_code == 400
     assert "Location" not in page.headers
     assert "pas reconnue" in page.text

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs
-from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import requests
 
 from tests.conftest import csrf_token
+from tests.security.oauth import authorize_url
+from tests.security.oauth import pkce_pair
 
 CALLBACK = "http://127.0.0.1:8765/callback"
 TIMEOUT = 30
@@ -51,22 +50,13 @@ class Module:
     secret: str
 
 
-def _pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 def get_code(url: str, browser: requests.Session, module: Module) -> tuple[str, str]:
     """(code, verifier) for a browser already signed in (its SSO session answers)."""
-    verifier, challenge = _pkce()
-    query = urlencode({
-        "response_type": "code", "client_id": module.client_id, "redirect_uri": CALLBACK,
-        "scope": "openid profile", "state": secrets.token_urlsafe(8),
-        "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    })
-    response = browser.get(f"{url}/authorize?{query}", allow_redirects=False, timeout=TIMEOUT)
+    verifier, challenge = pkce_pair()
+    path = authorize_url(module.client_id, challenge, redirect_uri=CALLBACK,
+                         scope="openid profile", state=secrets.token_urlsafe(8),
+                         nonce=secrets.token_urlsafe(8))
+    response = browser.get(url + path, allow_redirects=False, timeout=TIMEOUT)
     location = response.headers.get("Location", "")
     assert location.startswith(CALLBACK), (response.status_code, location, response.text[:300])
     return parse_qs(urlsplit(location).query)["code"][0], verifier

@@ -15,6 +15,9 @@ from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
 
 CALLBACK = "https://module.example/callback"
+# RFC 7636 Appendix B's verifier and its S256 challenge: for requests that need no fresh pair.
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
 @dataclass
@@ -54,6 +57,13 @@ def authorize_params(client_id: str, challenge: str | None, **extra) -> dict:
     return {k: v for k, v in params.items() if v is not None}
 
 
+def authorize_url(client_id: str, challenge: str | None = CHALLENGE, **extra) -> str:
+    """The path and query of an authorization request (OIDC Core 3.1.2.1): the code flow
+    with PKCE S256 (no challenge: without), scope openid, a state and a nonce; ``extra``
+    adds or replaces parameters, a None leaves one out."""
+    return "/authorize?" + urlencode(authorize_params(client_id, challenge, **extra))
+
+
 def query_of(location: str) -> dict:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
@@ -61,8 +71,7 @@ def query_of(location: str) -> dict:
 def authorize(client, client_id: str, **extra) -> tuple[dict, str]:
     """An authorization request with PKCE; the callback's query and the verifier."""
     verifier, challenge = pkce_pair()
-    response = client.get("/authorize?" + urlencode(authorize_params(client_id, challenge,
-                                                                     **extra)))
+    response = client.get(authorize_url(client_id, challenge, **extra))
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
     location = response.headers["Location"]
     assert location.startswith(CALLBACK), location

@@ -20,6 +20,7 @@ from tests.conftest import page_text
 from tests.security.oauth import CALLBACK
 from tests.security.oauth import authorize
 from tests.security.oauth import authorize_params
+from tests.security.oauth import authorize_url
 from tests.security.oauth import pkce_pair
 from tests.security.oauth import query_of
 from tests.security.oauth import redeem
@@ -117,9 +118,7 @@ def test_authz_07_the_request_may_be_a_form_post(signed_in, module):
     ({"prompt": "none login"}, "invalid_request"),
 ])
 def test_authz_12_error_redirects_are_well_formed(app, signed_in, module, extra, error):
-    _verifier, challenge = pkce_pair()
-    params = authorize_params(module.client_id, challenge, state="st\u00e9-1", **extra)
-    response = signed_in.get("/authorize?" + urlencode(params))
+    response = signed_in.get(authorize_url(module.client_id, state="st\u00e9-1", **extra))
     assert response.status_code in (302, 303)
     assert response.headers["Location"].startswith(CALLBACK + "?")
     query = query_of(response.headers["Location"])
@@ -149,10 +148,9 @@ HOSTILE = {
 @pytest.mark.parametrize("field", ["state", "nonce", "login_hint"])
 def test_authz_13_hostile_values_are_never_reflected_raw(client, module, name, field):
     value = HOSTILE[name]
-    _verifier, challenge = pkce_pair()
     for prompt in (None, "none"):  # the login page, then a redirect with login_required
-        params = authorize_params(module.client_id, challenge, prompt=prompt, **{field: value})
-        response = client.get("/authorize?" + urlencode(params), follow_redirects=False)
+        response = client.get(authorize_url(module.client_id, prompt=prompt, **{field: value}),
+                              follow_redirects=False)
         assert response.status_code < 500
         assert "evil=1" not in response.headers.get("Set-Cookie", "")
         body = response.get_data(as_text=True)
@@ -174,8 +172,7 @@ def test_authz_13_hostile_values_are_never_reflected_raw(client, module, name, f
 
 
 def test_pkce_04_a_verifier_without_a_challenge_is_refused(signed_in, module):
-    params = authorize_params(module.client_id, None)
-    response = signed_in.get("/authorize?" + urlencode(params))
+    response = signed_in.get(authorize_url(module.client_id, None))
     query = query_of(response.headers["Location"])
     if "error" in query:  # PKCE required for every module: the downgrade stops here
         assert query["error"] == "invalid_request"
@@ -195,9 +192,7 @@ def _broken(*_args, **_kwargs):
 
 def test_hab_06_a_failing_habilitation_check_gives_no_code(signed_in, module, monkeypatch):
     monkeypatch.setattr(habilitations, "is_allowed", _broken)
-    _verifier, challenge = pkce_pair()
-    response = signed_in.get("/authorize?" + urlencode(authorize_params(module.client_id,
-                                                                        challenge)))
+    response = signed_in.get(authorize_url(module.client_id))
     assert response.status_code == 500
     assert "Location" not in response.headers
     assert "Erreur du service" in page_text(response)

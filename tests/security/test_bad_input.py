@@ -30,6 +30,7 @@ from tests.conftest import csrf_token
 from tests.conftest import login
 from tests.conftest import page_text
 from tests.conftest import post_form
+from tests.security.oauth import authorize_url
 
 PROVISIONAL = "Provisoire-Tres-Long-2026"
 OPERATOR = "agent.martin"
@@ -323,11 +324,8 @@ def test_a_max_age_in_other_digits(client, make_user, max_age):
                             skip_consent=True), actor="test")
     commit()
     assert login(client, "jdupont", STRONG_PASSWORD).status_code == 303
-    response = client.get("/authorize", query_string={
-        "client_id": "module-a", "redirect_uri": "http://127.0.0.1:8765/callback",
-        "response_type": "code", "scope": "openid", "state": "s1", "max_age": max_age,
-        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        "code_challenge_method": "S256"})
+    response = client.get(authorize_url("module-a", redirect_uri="http://127.0.0.1:8765/callback",
+                                        max_age=max_age))
     assert response.status_code in (302, 303, 400)
 
 

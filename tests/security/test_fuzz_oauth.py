@@ -13,7 +13,6 @@ values, duplicated or extra parameters, files for fields, a hostile Basic header
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets as random
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
@@ -32,12 +31,13 @@ from tests.security.fuzzing import hostile_request
 from tests.security.fuzzing import replaced
 from tests.security.fuzzing import send
 from tests.security.oauth import CALLBACK
+from tests.security.oauth import CHALLENGE
+from tests.security.oauth import VERIFIER
+from tests.security.oauth import authorize_params
 from tests.security.oauth import register_module
 from tests.security.oauth import tokens_for
 
 SCOPE = "openid profile email"
-VERIFIER = "v" * 43
-CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=")
 
 
 @pytest.fixture(autouse=True)
@@ -51,9 +51,8 @@ def register(client_id: str, **options):
 
 
 def authorize_fields(module) -> dict:
-    return {"response_type": "code", "client_id": module.client_id, "redirect_uri": CALLBACK,
-            "scope": SCOPE, "state": random.token_urlsafe(8), "nonce": random.token_urlsafe(8),
-            "code_challenge": CHALLENGE.decode(), "code_challenge_method": "S256"}
+    return authorize_params(module.client_id, CHALLENGE, scope=SCOPE,
+                            state=random.token_urlsafe(8), nonce=random.token_urlsafe(8))
 
 
 OPTIONAL_AUTHORIZE = {"prompt": "login", "max_age": "3600", "login_hint": "jdupont",

@@ -20,7 +20,6 @@ import io
 import re
 from dataclasses import dataclass
 from dataclasses import field
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -41,6 +40,7 @@ from tests.conftest import csrf_token
 from tests.conftest import login
 from tests.conftest import page_text
 from tests.conftest import post_form
+from tests.security.oauth import authorize_url
 from tests.user_guide import MSG_FORM_EXPIRED
 
 # Protocol endpoints: no cookie-borne authority, so no CSRF token (RFC 6749 3.2,
@@ -61,7 +61,6 @@ OAUTH_ENDPOINTS = {
 PROVISIONAL = "Hibou-Sapin-Nuage-61"
 CAPTCHA_TEXT = "KMR3TX"
 CALLBACK = "https://module.example/callback"
-CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
 
@@ -141,10 +140,7 @@ def consent_module(app) -> str:
                             habilitation="bonuseco", skip_consent=False, is_public=False,
                             auth_method=None), actor="test")
     commit()
-    return "/authorize?" + urlencode({
-        "response_type": "code", "client_id": "third-party", "redirect_uri": CALLBACK,
-        "scope": "openid", "state": "s", "nonce": "n", "code_challenge": CHALLENGE,
-        "code_challenge_method": "S256"})
+    return authorize_url("third-party", redirect_uri=CALLBACK, state="s", nonce="n")
 
 
 def form_action(client, page_url: str) -> str:

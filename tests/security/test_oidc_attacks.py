@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
@@ -38,10 +37,11 @@ from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
+from tests.security.oauth import VERIFIER
+from tests.security.oauth import authorize_url
 
 CALLBACK = "http://127.0.0.1:8765/callback"
 POST_LOGOUT = "http://127.0.0.1:8765/logged-out"
-VERIFIER = "v" * 43
 CONFIRM_LOGOUT = "Se déconnecter de BonusEco ?"
 
 
@@ -80,11 +80,9 @@ def browser_b(app):
 
 
 def _url(client_id="module-a", **params) -> str:
-    query = {"response_type": "code", "client_id": client_id, "redirect_uri": CALLBACK,
-             "scope": "openid profile", "state": "st", "nonce": secrets.token_urlsafe(8),
-             "code_challenge": create_s256_code_challenge(VERIFIER),
-             "code_challenge_method": "S256", **params}
-    return "/authorize?" + urlencode({k: v for k, v in query.items() if v is not None})
+    return authorize_url(client_id, **{"redirect_uri": CALLBACK, "scope": "openid profile",
+                                       "state": "st", "nonce": secrets.token_urlsafe(8),
+                                       **params})
 
 
 def _is_login_page(response) -> bool:

@@ -9,28 +9,22 @@ also check that the legitimate echoes (a code in the redirect, tokens in the
 
 from __future__ import annotations
 
-import base64
 import email.message
-import hashlib
 import logging
-import secrets
-from urllib.parse import parse_qs
-from urllib.parse import urlencode
-from urllib.parse import urlsplit
 
 import pytest
 from flask import session
 
 from idp import audit
 from idp.database import commit
-from idp.oidc.registration import NewClient
-from idp.oidc.registration import create_client
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
 from tests.security import secrets_hunt as hunting
+from tests.security.oauth import authorize
+from tests.security.oauth import redeem
+from tests.security.oauth import register_module
 
 PLANTED = "Planted-Secret-Value-42"
-CALLBACK = "https://module.example/callback"
 
 
 def findings_about(hunt, value: str) -> list[str]:
@@ -109,23 +103,11 @@ def test_a_secret_in_an_audit_row_is_found(app, planted):
 def test_a_code_flow_is_recorded_and_its_legitimate_echoes_are_not_leaks(
         app, client, make_user, secrets_hunt):
     make_user()
-    _client, secret = create_client(NewClient(
-        client_id="module-h", name="Module H", redirect_uris=[CALLBACK], habilitation="bonuseco",
-        skip_consent=True, is_public=False, auth_method=None), actor="test")
-    commit()
+    module = register_module("module-h")
     login(client, "jdupont", STRONG_PASSWORD)
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(
-        hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    response = client.get("/authorize?" + urlencode({
-        "response_type": "code", "client_id": "module-h", "redirect_uri": CALLBACK,
-        "scope": "openid", "state": "s", "nonce": "n", "code_challenge": challenge,
-        "code_challenge_method": "S256"}))
-    code = parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
-    basic = base64.b64encode(f"module-h:{secret}".encode()).decode()
-    tokens = client.post("/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-        "code_verifier": verifier}, headers={"Authorization": f"Basic {basic}"}).json
+    query, verifier = authorize(client, module.client_id, state="s", nonce="n")
+    code = query["code"]
+    tokens = redeem(client, module, code, verifier).json
 
     recorded = {(s.kind, s.value) for s in secrets_hunt.secrets}
     assert ("password", STRONG_PASSWORD) in recorded
