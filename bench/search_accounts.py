@@ -25,7 +25,6 @@ from sqlalchemy import update  # noqa: E402
 
 from idp import create_app  # noqa: E402
 from idp.assistance import services  # noqa: E402
-from idp.validation import luhn_ok  # noqa: E402
 from idp.clock import utcnow  # noqa: E402
 from idp.database import commit  # noqa: E402
 from idp.demo import BENCH_PASSWORD  # noqa: E402
@@ -33,6 +32,7 @@ from idp.demo import seed_bench_users  # noqa: E402
 from idp.extensions import db  # noqa: E402
 from idp.models import User  # noqa: E402
 from idp.security import passwords  # noqa: E402
+from idp.validation import luhn_ok  # noqa: E402
 
 OPERATOR = "bench.operateur"
 # (label, query, page): prefix searches of every kind, broad and precise.
