@@ -18,6 +18,7 @@ import shutil
 import socket
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -372,6 +373,24 @@ def audit_rows(app):
 def reload(user: User) -> User:
     db.session.expire_all()
     return db.session.get(User, user.id)
+
+
+@contextmanager
+def short_transaction():
+    """Read through ``db.session`` in a transaction of its own, ended on leaving the block.
+
+    For reads the next user of the database is not one of the test's clients
+    (``IsolatedClient``, ``Browser``), which end the test's transaction themselves:
+    SQLite transactions begin IMMEDIATE (idp.database), and a read left open holds the
+    write lock that the live server, a second worker or another thread waits for. What
+    the test wrote before is committed with it, as the clients do; rows read are expired
+    afterwards, so take their values inside the block.
+    """
+    db.session.expire_all()
+    try:
+        yield db.session
+    finally:
+        db.session.commit()
 
 
 # --- a live server (threads, browsers) -----------------------------------------------

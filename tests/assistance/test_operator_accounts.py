@@ -76,7 +76,6 @@ def _snapshot(user: User) -> tuple:
     columns = {name: getattr(fresh, name) for name in User.__table__.columns.keys()}
     grants = sorted((grant.habilitation.code, grant.profile, grant.revoked_at, grant.ends_at)
                     for grant in fresh.grants)
-    db.session.rollback()
     return columns, grants
 
 

@@ -49,7 +49,6 @@ def _grant_of(user, code: str) -> HabilitationGrant | None:
         select(HabilitationGrant).join(Habilitation)
         .where(HabilitationGrant.user_id == user.id, Habilitation.code == code)
     ).scalar()
-    db.session.rollback()
     return found
 
 

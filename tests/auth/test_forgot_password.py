@@ -837,7 +837,6 @@ def _unknown_pair(app) -> tuple[str, str]:
     """One unknown identifier that gets the page and one that does not."""
     shown = {reset.shows_no_secrets_page(None, f"inconnu-{index}"): f"inconnu-{index}"
              for index in range(200)}
-    db.session.rollback()
     return shown[True], shown[False]
 
 
@@ -861,7 +860,6 @@ def test_fpw_01_a_known_account_without_secrets_still_gets_the_page(
 def test_fpw_01_unknown_identifiers_get_the_page_as_often_as_real_accounts(
         app, quarter_without_secrets):
     shown = [reset.shows_no_secrets_page(None, f"quidam.{index}") for index in range(4000)]
-    db.session.rollback()
     # A quarter of the accounts (1 in 4) get the page: so do about a quarter of the
     # unknown identifiers (binomial standard deviation 0.7 %: this is 5 of them).
     assert abs(sum(shown) / len(shown) - 0.25) < 0.035
@@ -876,4 +874,3 @@ def test_fpw_01_the_share_follows_the_accounts_within_minutes(app, make_user):
         assert reset.no_secrets_share() == 0
         clock.shift(reset.SHARE_REFRESH + timedelta(seconds=1))
         assert reset.no_secrets_share() == 0.5
-    db.session.rollback()

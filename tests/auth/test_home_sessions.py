@@ -14,9 +14,7 @@ from tests.conftest import page_text
 
 def _sids() -> list[str]:
     rows = db.session.execute(select(UserSession).order_by(UserSession.id)).scalars().all()
-    sids = [row.sid for row in rows]
-    db.session.rollback()
-    return sids
+    return [row.sid for row in rows]
 
 
 def test_home_lists_recent_connections_and_open_sessions(app, make_user):

@@ -13,13 +13,10 @@ def snapshot(app):
 
     def take() -> dict[str, list]:
         db.session.expire_all()
-        rows = {
+        return {
             table.name: sorted(repr(tuple(row)) for row in db.session.execute(table.select()))
             for table in db.metadata.sorted_tables
         }
-        # End the read transaction: SQLite transactions begin IMMEDIATE (idp.database).
-        db.session.rollback()
-        return rows
 
     return take
 

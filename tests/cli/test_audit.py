@@ -33,9 +33,7 @@ def create_account(runner, login_: str) -> None:
 
 
 def row_ids() -> list[int]:
-    ids = list(db.session.execute(select(AuditEvent.id).order_by(AuditEvent.id)).scalars())
-    db.session.rollback()
-    return ids
+    return list(db.session.execute(select(AuditEvent.id).order_by(AuditEvent.id)).scalars())
 
 
 def tamper(sql: str, **params) -> None:

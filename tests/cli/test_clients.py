@@ -28,7 +28,6 @@ def client_row(client_id: str) -> Client:
         .where(Client.client_id == client_id)
     ).scalar_one()
     db.session.expunge_all()
-    db.session.rollback()
     return row
 
 

@@ -19,16 +19,12 @@ from tests.conftest import login
 
 
 def count(model, *where) -> int:
-    value = db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
-    db.session.rollback()
-    return value
+    return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
 
 
 def logins(pattern: str) -> list[str]:
-    found = list(db.session.execute(
+    return list(db.session.execute(
         select(User.login).where(User.login.like(pattern)).order_by(User.login)).scalars())
-    db.session.rollback()
-    return found
 
 
 def lands_on(response) -> str:

@@ -55,9 +55,7 @@ def purge(runner) -> str:
 
 def keys(column) -> set[str]:
     db.session.expire_all()
-    found = set(db.session.execute(select(column)).scalars())
-    db.session.rollback()  # SQLite transactions begin IMMEDIATE (idp.database)
-    return found
+    return set(db.session.execute(select(column)).scalars())
 
 
 # --- one seed per table: rows named "gone-..." must be deleted, "kept-..." kept -----------
@@ -182,7 +180,6 @@ def test_a_deleted_parent_leaves_its_refreshed_child(app, runner, owner):
     child = db.session.execute(
         select(Token).where(Token.access_jti == "kept-access-recent")).scalar_one()
     assert child.parent_id is None  # ON DELETE SET NULL
-    db.session.rollback()
 
 
 def test_one_line_with_the_counts_then_nothing_left_to_delete(app, runner, owner, audit_rows):

@@ -24,6 +24,7 @@ from tests.cli.conftest import assert_one_line_refusal
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
 from tests.conftest import page_text
+from tests.conftest import short_transaction
 from tests.user_guide import MSG_ACCOUNT_LOCKED
 from tests.user_guide import MSG_INVALID_CREDENTIALS
 
@@ -33,17 +34,16 @@ CREATE = ["users", "create", "mmartin", "--email", EMAIL, "--given-name", "Marie
 
 
 def account(login_: str) -> SimpleNamespace:
-    """The account's columns and grants, read then released (no open transaction)."""
-    db.session.expire_all()
-    user = db.session.execute(select(User).where(User.login == login_)).scalar_one()
-    values = {column.key: getattr(user, column.key) for column in User.__table__.columns}
-    values["grants"] = {
-        grant.habilitation.code: SimpleNamespace(
-            profile=grant.profile, starts_at=grant.starts_at, ends_at=grant.ends_at,
-            revoked_at=grant.revoked_at)
-        for grant in user.grants
-    }
-    db.session.rollback()
+    """The account's columns and grants, read in a short transaction (an import may run)."""
+    with short_transaction():
+        user = db.session.execute(select(User).where(User.login == login_)).scalar_one()
+        values = {column.key: getattr(user, column.key) for column in User.__table__.columns}
+        values["grants"] = {
+            grant.habilitation.code: SimpleNamespace(
+                profile=grant.profile, starts_at=grant.starts_at, ends_at=grant.ends_at,
+                revoked_at=grant.revoked_at)
+            for grant in user.grants
+        }
     return SimpleNamespace(**values)
 
 
@@ -187,7 +187,6 @@ def test_end_sessions_signs_the_user_out_everywhere(runner, mailbox, make_user, 
     for browser in browsers:
         assert "/login" in lands_on(browser.get("/"))
     ended = db.session.execute(select(UserSession.ended_at)).scalars().all()
-    db.session.rollback()
     assert len(ended) == 2
     assert all(ended)
     assert "sessions" in bodies(mailbox, "jdupont@example.test")[0]
@@ -389,7 +388,6 @@ def test_existing_grants_survive_a_refused_grant(runner, make_user, snapshot):
     assert snapshot() == before
     grant = db.session.execute(select(HabilitationGrant)).scalar_one()
     assert grant.profile == ""
-    db.session.rollback()
 
 
 # --- a long import does not hold up the logins -------------------------------------------

@@ -18,13 +18,13 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from idp.database import commit
-from idp.extensions import db
 from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
 from tests.conftest import Browser
 from tests.conftest import LiveServer
 from tests.conftest import environ_for
 from tests.conftest import free_port
+from tests.conftest import short_transaction
 from tests.security.oauth import authorize_url
 from tests.security.oauth import pkce_pair
 
@@ -81,11 +81,9 @@ def module(make_module) -> Module:
 
 
 def fresh(user, name: str):
-    """Read a column of a committed row, then end the test's transaction: SQLite
-    transactions begin IMMEDIATE, and an open one would block the live server."""
-    value = getattr(user, name)
-    db.session.rollback()
-    return value
+    """A column of a committed row, read in a short transaction (the live server writes)."""
+    with short_transaction():
+        return getattr(user, name)
 
 
 def rp_session(idp_url: str, module: Module, **kwargs) -> OAuth2Session:

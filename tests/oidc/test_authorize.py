@@ -184,9 +184,7 @@ def _nothing_stored() -> bool:
     from idp.models import AuthorizationCode
 
     count = db.session.execute(db.select(db.func.count()).select_from(AuthorizationCode))
-    stored = count.scalar_one()
-    db.session.rollback()
-    return stored == 0
+    return count.scalar_one() == 0
 
 
 @pytest.mark.parametrize("logged_in", [False, True], ids=["anonymous", "logged-in"])

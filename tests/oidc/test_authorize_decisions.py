@@ -30,9 +30,7 @@ UNPROCESSED = "La demande de connexion de l'application n'a pas pu être traité
 
 def _codes() -> int:
     count = db.session.execute(db.select(db.func.count()).select_from(AuthorizationCode))
-    stored = count.scalar_one()
-    db.session.rollback()
-    return stored
+    return count.scalar_one()
 
 
 def _back(client, response, error: str, description: str | None = None) -> None:

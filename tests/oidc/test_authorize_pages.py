@@ -28,9 +28,7 @@ CLAIMS = json.dumps({"userinfo": {"siret": None}, "id_token": {"email": None}})
 
 def _codes() -> int:
     count = db.session.execute(db.select(db.func.count()).select_from(AuthorizationCode))
-    stored = count.scalar_one()
-    db.session.rollback()
-    return stored
+    return count.scalar_one()
 
 
 def _back_query(location: str) -> dict[str, list[str]]:

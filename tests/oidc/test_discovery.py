@@ -65,7 +65,6 @@ def test_jwks_follows_a_rotation_at_once(app, client):
     before = client.get("/jwks")
     result = app.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
-    db.session.rollback()
 
     after = client.get("/jwks", headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200

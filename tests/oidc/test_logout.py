@@ -31,6 +31,7 @@ from idp.security.password_change import set_password
 from tests.conftest import OTHER_STRONG_PASSWORD
 from tests.conftest import Browser
 from tests.conftest import reload
+from tests.conftest import short_transaction
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import jwks
@@ -74,10 +75,9 @@ def _silent_login_error(browser, live_server, module) -> str | None:
 
 
 def _live_sessions() -> int:
-    count = len(db.session.execute(
-        select(UserSession).where(UserSession.ended_at.is_(None))).scalars().all())
-    db.session.rollback()  # no transaction left open: the live server must write
-    return count
+    with short_transaction():
+        return len(db.session.execute(
+            select(UserSession).where(UserSession.ended_at.is_(None))).scalars().all())
 
 
 # --- RP-initiated logout -------------------------------------------------------------
@@ -152,7 +152,6 @@ def test_logout_03_expired_hint_of_a_recent_session_is_accepted(
     now = int(time.time())
     claims.update(iat=now - 3600, exp=now - 3000)  # an hour old, expired ten minutes later
     hint = jwt.encode({"alg": "RS256"}, claims, keys.signing_keyset("RS256", utcnow()))
-    db.session.rollback()
     response = _end_session(browser, id_token_hint=hint, post_logout_redirect_uri=POST_LOGOUT)
     assert response.status_code == 302
     assert response.headers["Location"].startswith(POST_LOGOUT)

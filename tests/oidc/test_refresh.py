@@ -7,7 +7,6 @@ import requests
 from idp.assistance import services
 from idp.clock import utcnow
 from idp.database import commit
-from idp.extensions import db
 from tests.conftest import Browser
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import callback_params
@@ -75,7 +74,6 @@ def test_first_use_of_a_reset_provisional_password_kills_older_refresh_tokens(
     before = log_in_and_get_tokens(browser, module)
     services.reset_password(user, actor="test", reason="appel", now=utcnow())
     commit()
-    db.session.rollback()  # release SQLite's writer for the live server
     provisional = mailbox.provisional_password("jdupont@example.test")
     elsewhere = Browser(live_server.url)
     response = elsewhere.post_login(elsewhere.open("/login"), "jdupont", provisional)

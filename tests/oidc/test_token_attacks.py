@@ -23,6 +23,7 @@ from idp.models import Token
 from idp.oidc import tokens
 from idp.oidc.tokens import refresh_hash
 from idp.security.keyed_hash import token_hash
+from tests.conftest import short_transaction
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import log_in_and_get_code
 from tests.oidc.conftest import log_in_and_get_tokens
@@ -55,10 +56,8 @@ def _outcomes(responses) -> tuple[int, set[str]]:
 
 
 def _count(statement) -> int:
-    db.session.expire_all()
-    value = db.session.execute(statement).scalar_one()
-    db.session.rollback()  # SQLite: a reading test holds the write lock until it ends
-    return value
+    with short_transaction():
+        return db.session.execute(statement).scalar_one()
 
 
 def _issued_from_code(code: str) -> int:

@@ -21,6 +21,7 @@ from idp.models import UserSession
 from tests import backends
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
+from tests.conftest import short_transaction
 from tests.production.conftest import PG_ADMIN_URL
 from tests.production.conftest import REDIS_URL
 from tests.production.conftest import UNLIMITED
@@ -62,17 +63,16 @@ def post_or_killed(login_attempt: LoginAttempt, login: str) -> int | str:
 def assert_whole(logins: list[str]) -> None:
     """No half-written login: the audit chain holds, and a session exists exactly when
     its login.success row does."""
-    db.session.expire_all()
-    assert audit.verify_chain() is None
-    for login in logins:
-        user = db.session.execute(select(User).where(User.login == login)).scalar_one()
-        sessions = db.session.execute(
-            select(UserSession).where(UserSession.user_id == user.id)).scalars().all()
-        successes = db.session.execute(select(AuditEvent).where(
-            AuditEvent.event == "login.success", AuditEvent.login == login)).scalars().all()
-        assert len(sessions) == len(successes) <= 1
-        assert user.failed_attempts <= 1  # at most the one reservation the kill cut short
-    db.session.rollback()
+    with short_transaction():
+        assert audit.verify_chain() is None
+        for login in logins:
+            user = db.session.execute(select(User).where(User.login == login)).scalar_one()
+            sessions = db.session.execute(
+                select(UserSession).where(UserSession.user_id == user.id)).scalars().all()
+            successes = db.session.execute(select(AuditEvent).where(
+                AuditEvent.event == "login.success", AuditEvent.login == login)).scalars().all()
+            assert len(sessions) == len(successes) <= 1
+            assert user.failed_attempts <= 1  # at most the one reservation the kill cut short
 
 
 def test_workers_killed_during_logins_leave_consistent_data(start_gunicorn, make_user):
@@ -197,7 +197,6 @@ def test_redis_unreachable_refuses_logins_then_recovers(start_gunicorn, redis_pr
     assert MSG_UNAVAILABLE in response.text
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"database": "ok", "ratelimit": "down"}
-    db.session.expire_all()
-    assert db.session.get(User, user.id).failed_attempts == 0  # not even checked
-    db.session.rollback()
+    with short_transaction():
+        assert db.session.get(User, user.id).failed_attempts == 0  # not even checked
     assert until(lambda: logs_in(server.url, "limited-by-redis")), server.log_tail()

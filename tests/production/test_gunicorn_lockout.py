@@ -13,6 +13,7 @@ from idp.extensions import db
 from idp.models import AuditEvent
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import reload
+from tests.conftest import short_transaction
 from tests.production.flows import LoginAttempt
 from tests.production.flows import attempt
 from tests.security.concurrency import run_concurrently
@@ -23,28 +24,25 @@ WRONG = "Mauvais-Mot-De-Passe-00"
 
 def checks_in_order(login: str) -> list[str]:
     """Password checks made, in order: failures on credentials and successes."""
-    db.session.expire_all()
-    rows = db.session.execute(
-        select(AuditEvent.event, AuditEvent.details).where(
-            AuditEvent.login == login,
-            AuditEvent.event.in_(("login.failure", "login.success")))
-        .order_by(AuditEvent.id)
-    ).all()
-    db.session.rollback()
+    with short_transaction():
+        rows = db.session.execute(
+            select(AuditEvent.event, AuditEvent.details).where(
+                AuditEvent.login == login,
+                AuditEvent.event.in_(("login.failure", "login.success")))
+            .order_by(AuditEvent.id)
+        ).all()
     return [event for event, details in rows
             if event == "login.success" or details.get("reason") == "credentials"]
 
 
 def credential_checks(login: str) -> int:
     """Password checks that failed: each one is an audit row (idp.security.authentication)."""
-    db.session.expire_all()
-    count = db.session.execute(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.event == "login.failure", AuditEvent.login == login,
-            AuditEvent.details["reason"].as_string() == "credentials")
-    ).scalar_one()
-    db.session.rollback()
-    return count
+    with short_transaction():
+        return db.session.execute(
+            select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.event == "login.failure", AuditEvent.login == login,
+                AuditEvent.details["reason"].as_string() == "credentials")
+        ).scalar_one()
 
 
 def race(url: str, login: str, passwords: list[str]) -> list[int]:
@@ -63,9 +61,9 @@ def test_twenty_concurrent_wrong_passwords_lock_then_the_right_one_is_refused(
         statuses = race(gunicorn_server.url, login, [WRONG] * CONCURRENT)
         assert statuses == [200] * CONCURRENT  # the form again, with the message
         assert attempt(gunicorn_server.url, login, STRONG_PASSWORD).status_code == 200
-        user = reload(user)
-        assert (user.failed_attempts, user.locked_until is not None) == (threshold, True)
-        db.session.rollback()
+        with short_transaction():
+            user = reload(user)
+            assert (user.failed_attempts, user.locked_until is not None) == (threshold, True)
         assert credential_checks(login) == threshold
 
 

@@ -9,6 +9,7 @@ from idp.extensions import db
 from idp.models import Token
 from idp.oidc.tokens import refresh_hash
 from tests.conftest import STRONG_PASSWORD
+from tests.conftest import short_transaction
 from tests.production.flows import get_code
 from tests.production.flows import redeem
 from tests.production.flows import refresh
@@ -52,9 +53,8 @@ def test_twenty_concurrent_refreshes_rotate_a_refresh_token_once(
             CONCURRENT, lambda i, t=presented: refresh(gunicorn_server.url, module, t))
         winners, errors = outcomes(responses)
         assert (winners, errors) == (1, {"invalid_grant"})
-        db.session.expire_all()
         parent = select(Token.id).where(Token.refresh_hash == refresh_hash(presented))
-        children = db.session.execute(select(func.count()).select_from(Token).where(
-            Token.parent_id == parent.scalar_subquery())).scalar_one()
-        db.session.rollback()
+        with short_transaction():
+            children = db.session.execute(select(func.count()).select_from(Token).where(
+                Token.parent_id == parent.scalar_subquery())).scalar_one()
         assert children == 1  # one rotation: never two live token families

@@ -269,7 +269,6 @@ def test_the_share_is_zero_without_accounts_then_counts_active_accounts_only(app
     make_user("bruno")
     share_clock.shift(reset.SHARE_REFRESH)
     assert reset.no_secrets_share() == 0.25
-    db.session.rollback()
 
 
 def test_the_share_is_counted_again_exactly_when_its_refresh_is_due(app, make_user,
@@ -281,4 +280,3 @@ def test_the_share_is_counted_again_exactly_when_its_refresh_is_due(app, make_us
     assert reset.no_secrets_share() == 0.0
     share_clock.shift(SECOND)
     assert reset.no_secrets_share() == 0.5
-    db.session.rollback()

@@ -165,7 +165,6 @@ def _logout(app, make_user):
 def _end_one_session(app, make_user):
     client = signed_in(app, make_user)
     sid = db.session.execute(select(UserSession.sid)).scalar_one()
-    db.session.rollback()
     return Post(client, f"/sessions/{sid}/end", "/")
 
 
@@ -318,13 +317,12 @@ UNSTABLE_COLUMNS = {("user_sessions", "last_seen_at")}
 
 def snapshot() -> dict[str, list[tuple]]:
     """Every row of every table, as comparable tuples."""
-    db.session.rollback()
+    db.session.expire_all()
     tables = {}
     for table in db.metadata.sorted_tables:
         columns = [c for c in table.columns if (table.name, c.name) not in UNSTABLE_COLUMNS]
         rows = db.session.execute(select(*columns)).all()
         tables[table.name] = sorted(tuple(repr(value) for value in row) for row in rows)
-    db.session.rollback()
     return tables
 
 

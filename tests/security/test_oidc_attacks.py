@@ -301,15 +301,11 @@ def _not_an_id_token(kind: str, browser, tokens: dict) -> str:
     if kind == "alg_none":
         return f"{_encoded({'alg': 'none', 'kid': kid})}.{_encoded(claims)}."
     module = db.session.execute(select(Client).where(Client.client_id == "module-a")).scalar()
-    token = backchannel.logout_token(module, claims["sub"], claims["sid"], claims["iat"])
-    db.session.rollback()
-    return token
+    return backchannel.logout_token(module, claims["sub"], claims["sid"], claims["iat"])
 
 
 def _subject(login: str) -> str:
-    subject = db.session.execute(select(User.subject).where(User.login == login)).scalar()
-    db.session.rollback()
-    return subject
+    return db.session.execute(select(User.subject).where(User.login == login)).scalar()
 
 
 def test_authz_16_hint_of_another_user_with_prompt_none_is_login_required(
