@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher
 from flask import has_app_context
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
@@ -368,6 +369,28 @@ def audit_rows(app):
         return list(db.session.execute(query).scalars())
 
     return rows
+
+
+@pytest.fixture
+def argon2_calls(monkeypatch) -> list[str]:
+    """Every argon2 operation, real or dummy, in order: "verify" or "hash" (argon2-cffi's
+    PasswordHasher is the one entry point). What a request costs is proven by counting
+    them; timed assertions do not belong in tests (bench/ measures)."""
+    made: list[str] = []
+    verify = PasswordHasher.verify
+    hash_ = PasswordHasher.hash
+
+    def counting_verify(self, stored_hash, password):
+        made.append("verify")
+        return verify(self, stored_hash, password)
+
+    def counting_hash(self, password, *, salt=None):
+        made.append("hash")
+        return hash_(self, password, salt=salt)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    monkeypatch.setattr(PasswordHasher, "hash", counting_hash)
+    return made
 
 
 def reload(user: User) -> User:
