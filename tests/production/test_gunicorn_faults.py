@@ -11,6 +11,7 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import func
 from sqlalchemy import select
 
 from idp import audit
@@ -34,12 +35,13 @@ RECOVERY_SECONDS = 20
 MSG_UNAVAILABLE = "Service indisponible"
 
 
-def until(condition, seconds: float = RECOVERY_SECONDS) -> bool:
+def until(condition, seconds: float = RECOVERY_SECONDS, every: float = 0.2) -> bool:
+    """Whether ``condition`` came true before the deadline (a deadline, never a wait)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.2)
+        time.sleep(every)
     return False
 
 
@@ -75,16 +77,39 @@ def assert_whole(logins: list[str]) -> None:
             assert user.failed_attempts <= 1  # at most the one reservation the kill cut short
 
 
-def test_workers_killed_during_logins_leave_consistent_data(start_gunicorn, make_user):
+def a_check_is_reserved(logins: list[str]) -> bool:
+    """Whether a login is between the reservation of its password check (committed before
+    the slow hash: one failed attempt) and its outcome."""
+    with short_transaction():
+        return db.session.execute(select(func.count()).select_from(User).where(
+            User.login.in_(logins), User.failed_attempts > 0)).scalar_one() > 0
+
+
+def kill_in_flight(app, server, logins: list[str], finished: threading.Event):
+    """Kill the workers once a login is in flight, however fast or slow the machine."""
+
+    def watch() -> None:
+        with app.app_context():
+            seen = until(lambda: finished.is_set() or a_check_is_reserved(logins), every=0.005)
+            if seen and not finished.is_set():
+                server.kill_workers()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    return watcher
+
+
+def test_workers_killed_during_logins_leave_consistent_data(start_gunicorn, make_user, app):
     server = start_gunicorn(**UNLIMITED)
     logins = [f"killed-{i}" for i in range(12)]
     for login in logins:
         make_user(login)
     attempts = [LoginAttempt.prepare(server.url) for _ in logins]
-    timer = threading.Timer(0.15, server.kill_workers)
-    timer.start()
+    finished = threading.Event()
+    watcher = kill_in_flight(app, server, logins, finished)
     results = run_concurrently(len(logins), lambda i: post_or_killed(attempts[i], logins[i]))
-    timer.join()
+    finished.set()
+    watcher.join()
     assert "killed" in results, results  # the kill met logins in flight
     server.wait_ready()  # gunicorn replaced the workers
 
@@ -161,10 +186,12 @@ def test_postgresql_unreachable_under_load_fails_closed_then_recovers(
     server = start_gunicorn(database_url=through_proxy, **UNLIMITED)
     assert logs_in(server.url, "steady")
     with Load(server.url, "loaded") as load:
-        time.sleep(0.5)
+        assert until(lambda: len(load.statuses) >= 4), server.log_tail()  # the load runs
         pg_proxy.cut()
         cut_at = time.monotonic()
-        time.sleep(1.5)
+        # Posts sent and answered during the outage, however long each one takes.
+        assert until(lambda: len(load.between(cut_at, time.monotonic())) >= 4, seconds=60), \
+            server.log_tail()
         ready = requests.get(f"{server.url}/readyz", timeout=10)
         login = LoginAttempt.prepare(server.url).post("steady", STRONG_PASSWORD)
         restored_at = time.monotonic()
