@@ -70,6 +70,11 @@ def free_port() -> int:
 # --- a real SMTP server in the test process (aiosmtpd) -------------------------------
 
 
+# Seconds the test waits for this process's mails to be handed over: a deadline for a busy
+# machine, not a wait (idp.mail.wait_until_sent returns once they are).
+MAIL_DEADLINE = 60
+
+
 @dataclass
 class Mailbox:
     """What reached the SMTP server. Web flows send from a background thread
@@ -85,13 +90,13 @@ class Mailbox:
             self.received.append(message)
 
     def clear(self) -> None:
-        mail.wait_until_sent()
+        mail.wait_until_sent(MAIL_DEADLINE)
         with self.lock:
             self.received.clear()
 
     @property
     def messages(self) -> list:
-        assert mail.wait_until_sent(), "mails still queued after 10 s"
+        assert mail.wait_until_sent(MAIL_DEADLINE), f"mails still queued after {MAIL_DEADLINE} s"
         with self.lock:
             return list(self.received)
 

@@ -169,6 +169,9 @@ def test_a_pending_provisional_password_is_shown_with_its_expiry(console, make_u
     assert "jamais (première connexion à faire)" in text
 
 
+PAUSE_DEADLINE = 60  # seconds
+
+
 class PauseOnce:
     """Stands in for the provisional password generator: the import pauses as it
     starts its first line, until the test says go (events, no sleeping)."""
@@ -182,8 +185,9 @@ class PauseOnce:
     def __call__(self) -> str:
         if not self.paused.is_set():
             self.paused.set()
-            # The timeout only keeps a broken import from hanging the suite.
-            self.went_on_signal = self.go.wait(timeout=15)
+            # A deadline for the test's login, on a busy machine; it only keeps a broken
+            # test from hanging the suite.
+            self.went_on_signal = self.go.wait(timeout=PAUSE_DEADLINE)
         return self.real()
 
 
@@ -205,7 +209,7 @@ def test_ops_02_a_login_completes_while_the_console_imports(app, console, make_u
     importing = threading.Thread(target=run_import)
     importing.start()
     try:
-        assert pause.paused.wait(timeout=15), "the import never started"
+        assert pause.paused.wait(timeout=PAUSE_DEADLINE), "the import never started"
         response = login(app.test_client(), "jdupont", STRONG_PASSWORD)
     finally:
         pause.go.set()

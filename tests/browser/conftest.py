@@ -2,6 +2,7 @@
 server whose issuer is its own URL, and the demo modules of ``examples/``."""
 
 import pytest
+from playwright.sync_api import expect
 from playwright.sync_api import sync_playwright
 
 from examples.demo_module import create_app as create_demo
@@ -20,8 +21,14 @@ CHROMIUM_ARGS = [
 ]
 
 
+# How long a step may wait for the page (actions and ``expect``): a deadline for a busy
+# machine, not a wait; Playwright's 5 s for ``expect`` failed there.
+STEP_TIMEOUT_MS = 30_000
+
+
 @pytest.fixture(scope="session")
 def browser():
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -34,7 +41,7 @@ def browser():
 def page(browser):
     context = browser.new_context(locale="fr-FR")
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(STEP_TIMEOUT_MS)
     yield page
     context.close()
 

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from idp.clock import utcnow
+from tests.browser.conftest import STEP_TIMEOUT_MS
 from tests.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -65,7 +66,7 @@ def test_operator_unlocks_one_user_and_resets_another(page, browser, live_server
     # The user, in their own browser.
     context = browser.new_context(locale="fr-FR")
     user_page = context.new_page()
-    user_page.set_default_timeout(10_000)
+    user_page.set_default_timeout(STEP_TIMEOUT_MS)
     user_page.goto(f"{live_server.url}/login")
     user_page.get_by_label("Identifiant").fill("mleroy")
     user_page.get_by_label("Mot de passe").fill(provisional)

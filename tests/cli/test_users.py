@@ -393,6 +393,7 @@ def test_existing_grants_survive_a_refused_grant(runner, make_user, snapshot):
 # --- a long import does not hold up the logins -------------------------------------------
 
 
+PAUSE_DEADLINE = 60  # seconds
 GOOD_CSV = """login,email,given_name,family_name
 ginette,ginette@example.test,Ginette,Garnier
 hugo,hugo@example.test,Hugo,Henry
@@ -415,8 +416,9 @@ class PauseAtLine:
         self.calls += 1
         if self.calls == 2:
             self.paused.set()
-            # The timeout only keeps a broken import from hanging the suite.
-            self.went_on_signal = self.go.wait(timeout=15)
+            # A deadline for the test's login, on a busy machine; it only keeps a broken
+            # test from hanging the suite.
+            self.went_on_signal = self.go.wait(timeout=PAUSE_DEADLINE)
         return self.real()
 
 
@@ -432,7 +434,7 @@ def test_ops_02_a_login_completes_while_an_import_runs(runner, make_user, client
         target=lambda: results.append(runner.invoke(args=["users", "import", str(path)])))
     importing.start()
     try:
-        assert pause.paused.wait(timeout=15), "the import never reached its second line"
+        assert pause.paused.wait(timeout=PAUSE_DEADLINE), "the import never reached its second line"
         # The first account is already there, in the database, for everyone to see.
         assert account("ginette").email == "ginette@example.test"
         response = login(client, "jdupont", STRONG_PASSWORD)

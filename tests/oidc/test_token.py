@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 
@@ -22,6 +21,7 @@ from tests.oidc.conftest import log_in_and_get_code
 from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
 from tests.oidc.conftest import verify_id_token
+from tests.security.concurrency import run_concurrently
 from tests.security.oauth import authorize_url
 
 
@@ -154,19 +154,9 @@ def test_two_concurrent_redemptions_give_exactly_one_token(
     rp = rp_session(live_server.url, module)
     for _ in range(3):
         params, verifier = log_in_and_get_code(browser, rp, "jdupont", nonce=None)
-        barrier = threading.Barrier(6)
-        statuses = []
-
-        def redeem(params=params, verifier=verifier, barrier=barrier, statuses=statuses):
-            barrier.wait()
-            statuses.append(_redeem(live_server.url, module, params, verifier).status_code)
-
-        threads = [threading.Thread(target=redeem) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert sorted(statuses) == [200, 400, 400, 400, 400, 400]
+        responses = run_concurrently(6, lambda _i, p=params, v=verifier:
+                                     _redeem(live_server.url, module, p, v))
+        assert sorted(r.status_code for r in responses) == [200, 400, 400, 400, 400, 400]
 
 
 def test_password_grant_and_client_credentials_are_unsupported(live_server, module):

@@ -8,6 +8,7 @@ import requests
 from joserfc import jwt
 from sqlalchemy import create_engine
 
+from tests.conftest import HTTP_TIMEOUT
 from tests.oidc.conftest import jwks
 from tests.oidc.conftest import log_in_and_get_tokens
 from tests.oidc.conftest import rp_session
@@ -52,7 +53,9 @@ def test_userinfo_answers_while_another_connection_writes(live_server, browser, 
             writer.driver_connection.isolation_level = None
             writer.cursor().execute("BEGIN IMMEDIATE")  # the database's one write lock
         writer.cursor().execute("UPDATE users SET given_name = 'Jeanne' WHERE login = 'jdupont'")
-        response = requests.get(live_server.url + "/userinfo", timeout=5,
+        # Queued behind the writer, it would fail after SQLite's busy timeout (30 s): the
+        # status tells, not a clock.
+        response = requests.get(live_server.url + "/userinfo", timeout=HTTP_TIMEOUT,
                                 headers={"Authorization": f"Bearer {token['access_token']}"})
         assert response.status_code == 200
         assert response.json()["given_name"] == "Jean"  # the committed value
