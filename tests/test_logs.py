@@ -7,6 +7,8 @@ import json
 import logging
 import re
 import sys
+from logging.config import fileConfig
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -108,4 +110,27 @@ def test_production_logs_follow_the_current_stderr(capsys):
         root.setLevel(saved[1])
     err = capsys.readouterr().err
     assert "after the runner" in err
+    assert "Logging error" not in err
+
+
+def test_migration_logs_follow_the_current_stderr(capsys):
+    # migrations/alembic.ini configures logging at each ``db upgrade``, possibly inside
+    # a command runner that swapped sys.stderr and closes it afterwards.
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    swapped = io.StringIO()
+    real, sys.stderr = sys.stderr, swapped
+    try:
+        fileConfig(Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini",
+                   disable_existing_loggers=False)
+    finally:
+        sys.stderr = real
+    swapped.close()
+    try:
+        logging.getLogger("idp.test").warning("after the migration")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    err = capsys.readouterr().err
+    assert "after the migration" in err
     assert "Logging error" not in err
