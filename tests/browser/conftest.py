@@ -1,6 +1,8 @@
 """Playwright driving Debian's Chromium (``make test`` installs it), the IdP on a live
 server whose issuer is its own URL, and the demo modules of ``examples/``."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from playwright.sync_api import sync_playwright
@@ -44,6 +46,24 @@ def page(browser):
     page.set_default_timeout(STEP_TIMEOUT_MS)
     yield page
     context.close()
+
+
+def type_new_password(page, password: str) -> None:
+    """Type the new password, then wait for the strength meter's verdict as a person reads it.
+
+    The meter asks the server as the person types; a form sent before that answer lets it
+    arrive after the password change, and its cookie, sent before the change, then replaces
+    the new session's: the person lands on the login page. A busy machine answers late.
+    """
+    page.wait_for_load_state()  # the meter's script is deferred: listening from then on
+    with page.expect_response(re.compile(r"/password-change/strength$")):
+        page.get_by_label("Nouveau mot de passe", exact=True).fill(password)
+
+
+def choose_password(page, password: str) -> None:
+    type_new_password(page, password)
+    page.get_by_label("Confirmation du nouveau mot de passe").fill(password)
+    page.get_by_role("button", name="Enregistrer le mot de passe").click()
 
 
 # Like the test keys of hosted captchas: every image shows this text (SPEC 3.2).

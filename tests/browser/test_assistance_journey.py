@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from idp.clock import utcnow
 from tests.browser.conftest import STEP_TIMEOUT_MS
+from tests.browser.conftest import choose_password
 from tests.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -72,8 +73,6 @@ def test_operator_unlocks_one_user_and_resets_another(page, browser, live_server
     user_page.get_by_label("Mot de passe").fill(provisional)
     user_page.get_by_role("button", name="Se connecter").click()
     expect(user_page).to_have_url(re.compile(r"/password-change$"))
-    user_page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
-    user_page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
-    user_page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    choose_password(user_page, NEW_PASSWORD)
     expect(user_page.get_by_role("heading", name="Mes applications")).to_be_visible()
     context.close()

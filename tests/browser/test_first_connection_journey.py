@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import CAPTCHA_TEXT
+from tests.browser.conftest import choose_password
 from tests.browser.conftest import demo_module
 
 pytestmark = pytest.mark.browser
@@ -45,12 +46,6 @@ def start_at_module(page, module, provisional: str) -> None:
     page.get_by_label("Mot de passe").fill(provisional)
     page.get_by_role("button", name="Se connecter").click()
     expect(page).to_have_url(re.compile(r"/password-change$"))
-
-
-def choose_password(page, password: str) -> None:
-    page.get_by_label("Nouveau mot de passe", exact=True).fill(password)
-    page.get_by_label("Confirmation du nouveau mot de passe").fill(password)
-    page.get_by_role("button", name="Enregistrer le mot de passe").click()
 
 
 def choose_secret(page) -> None:

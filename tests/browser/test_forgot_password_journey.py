@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from idp.security import challenges
+from tests.browser.conftest import choose_password
 from tests.conftest import SECRET_ANSWER
 from tests.conftest import SECRET_QUESTION
 from tests.conftest import STRONG_PASSWORD
@@ -57,9 +58,7 @@ def test_forgotten_password_from_the_login_page_to_my_applications(page, live_se
     page.get_by_role("button", name="Se connecter").click()
 
     expect(page).to_have_url(re.compile(r"/password-change$"))
-    page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
-    page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
-    page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    choose_password(page, NEW_PASSWORD)
 
     # The secret question is set: no question again, no captcha (SPEC 1.2 step 4).
     expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()

@@ -6,6 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import CAPTCHA_TEXT
+from tests.browser.conftest import choose_password
+from tests.browser.conftest import type_new_password
 from tests.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -24,15 +26,13 @@ def test_first_connection_from_provisional_password_to_home_page(page, live_serv
     page.get_by_role("button", name="Se connecter").click()
 
     expect(page).to_have_url(re.compile(r"/password-change$"))
-    page.get_by_label("Nouveau mot de passe", exact=True).fill("azertyuiop123")
+    type_new_password(page, "azertyuiop123")
     expect(page.locator("#password-strength-label")).not_to_be_empty()
     page.get_by_label("Confirmation du nouveau mot de passe").fill("azertyuiop123")
     page.get_by_role("button", name="Enregistrer le mot de passe").click()
     expect(page.locator("#new_password-error")).to_contain_text("trop facile à deviner")
 
-    page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
-    page.get_by_label("Confirmation du nouveau mot de passe").fill(NEW_PASSWORD)
-    page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    choose_password(page, NEW_PASSWORD)
 
     expect(page).to_have_url(re.compile(r"/first-connection/secret-question$"))
     page.get_by_label("Question secrète").select_option(
