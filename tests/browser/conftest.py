@@ -9,6 +9,7 @@ from playwright.sync_api import sync_playwright
 
 from examples.demo_module import create_app as create_demo
 from idp.database import commit
+from idp.oidc import backchannel
 from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
 from tests.conftest import LiveServer
@@ -106,7 +107,10 @@ def demo_module(idp_url: str, client_id: str, name: str) -> LiveServer:
 
 
 @pytest.fixture
-def modules(live_server):
+def modules(live_server, monkeypatch):
+    # They answer the back-channel logout as soon as they can: the IdP's 3 s for it become
+    # a deadline of 30, for a busy machine (the logout waits no longer than the answers).
+    monkeypatch.setattr(backchannel, "DELIVERY_TIMEOUT", 30.0)
     started = [demo_module(live_server.url, "demo-module", "Module de démonstration"),
                demo_module(live_server.url, "demo-module-2", "Second module")]
     yield started
