@@ -175,7 +175,8 @@ def step_required(step: str):
         def wrapped(*args, **kwargs):
             flow = current_flow(utcnow())
             if flow is None or not flow.pending_steps:
-                session.pop("flow", None)
+                # The session is left as it is: a late request (the strength meter's,
+                # after the step was done) must not send back the cookie it came with.
                 return redirect(url_for("login.login"), 303)
             if flow.pending_steps[0] != step:
                 return redirect(url_for(STEP_ENDPOINTS[flow.pending_steps[0]]), 303)

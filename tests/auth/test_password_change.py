@@ -224,6 +224,24 @@ def test_the_strength_endpoint_needs_the_step_and_a_csrf_token(app, client, make
     assert response.headers["Location"] == "/login"
 
 
+def test_a_late_strength_request_leaves_the_new_session_alone(app, client, make_user):
+    # The meter's last request may leave before the form and arrive after it, with
+    # the cookie of before the change: its answer must not send that cookie back
+    # (the browser would drop the new session: logged out).
+    start_change(client, make_user)
+    token = csrf_token(client.get("/password-change").text)
+    old_cookie = client.get_cookie("idp_session").value
+    form = {"csrf_token": token, "new_password": NEW_PASSWORD, "confirmation": NEW_PASSWORD}
+    assert client.post("/password-change", data=form).headers["Location"] == "/"
+    late = app.test_client()  # the same browser, its request sent before the change
+    late.set_cookie("idp_session", old_cookie)
+    response = late.post("/password-change/strength", data={"password": NEW_PASSWORD},
+                         headers={"X-CSRFToken": token})
+    assert response.status_code == 303
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/").status_code == 200  # still signed in
+
+
 # --- replay and expiry of the step -------------------------------------------------
 
 
