@@ -1,4 +1,4 @@
-"""Time the answer to the secret question of the forgotten-password procedure (FPW-02).
+"""Time the answer to the secret question of the forgotten-password procedure.
 
 The answer must take as long for an unknown login, a wrong answer and a right one
 (which alone issues and mails a provisional password). The tests prove it by
