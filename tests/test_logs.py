@@ -89,17 +89,15 @@ def test_discovery_served_from_its_cached_bytes_is_logged_like_any_request(produ
     assert access[-1]["status"] == 200
 
 
-def test_production_logs_follow_the_current_stderr(capsys):
-    # An application built while a command runner had swapped sys.stderr (click's
-    # CliRunner) must not keep writing to that runner's buffer once it is closed.
+def logged_after_a_closed_stderr(configure, capsys) -> str:
+    """Configure logging while sys.stderr is a buffer (a command runner's), close it,
+    log: what reached the real stderr."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    app = Flask(__name__)
-    app.config.update(load_config({"IDP_ENV": "testing"}), ENV_NAME="production")
     swapped = io.StringIO()
     real, sys.stderr = sys.stderr, swapped
     try:
-        logs.init_app(app)
+        configure()
     finally:
         sys.stderr = real
     swapped.close()
@@ -108,29 +106,22 @@ def test_production_logs_follow_the_current_stderr(capsys):
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
-    err = capsys.readouterr().err
+    return capsys.readouterr().err
+
+
+def test_production_logs_follow_the_current_stderr(capsys):
+    # An application built while click's CliRunner had swapped sys.stderr.
+    app = Flask(__name__)
+    app.config.update(load_config({"IDP_ENV": "testing"}), ENV_NAME="production")
+    err = logged_after_a_closed_stderr(lambda: logs.init_app(app), capsys)
     assert "after the runner" in err
     assert "Logging error" not in err
 
 
 def test_migration_logs_follow_the_current_stderr(capsys):
-    # migrations/alembic.ini configures logging at each ``db upgrade``, possibly inside
-    # a command runner that swapped sys.stderr and closes it afterwards.
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    swapped = io.StringIO()
-    real, sys.stderr = sys.stderr, swapped
-    try:
-        fileConfig(Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini",
-                   disable_existing_loggers=False)
-    finally:
-        sys.stderr = real
-    swapped.close()
-    try:
-        logging.getLogger("idp.test").warning("after the migration")
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
-    err = capsys.readouterr().err
-    assert "after the migration" in err
+    # migrations/alembic.ini configures logging at each ``db upgrade``.
+    ini = Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini"
+    err = logged_after_a_closed_stderr(
+        lambda: fileConfig(ini, disable_existing_loggers=False), capsys)
+    assert "after the runner" in err
     assert "Logging error" not in err
