@@ -72,6 +72,21 @@ def _refresh_error(live_server, module, tokens) -> str | None:
     return response.json().get("error")
 
 
+def _access_active(live_server, module, tokens) -> bool:
+    """What introspection says of the access token: revoked, not merely orphaned."""
+    response = requests.post(live_server.url + "/introspect", data={
+        "token": tokens["access_token"], "token_type_hint": "access_token",
+    }, auth=(module.client_id, module.secret), timeout=10)
+    response.raise_for_status()
+    return response.json()["active"]
+
+
+def _ended_and_revoked(live_server, module, tokens) -> bool:
+    """The session's refresh token is refused and its access token no longer active."""
+    return (_refresh_error(live_server, module, tokens) == "invalid_grant"
+            and _access_active(live_server, module, tokens) is False)
+
+
 def _silent_login_error(browser, live_server, module) -> str | None:
     url = authorize_url(module.client_id, redirect_uri=CALLBACK, prompt="none", nonce="n-silent")
     return callback_params(browser.open(url)).get("error")
@@ -100,7 +115,7 @@ def test_valid_hint_redirects_with_state_and_ends_the_session(
     assert parse_qs(location.query) == {"state": ["xyz-42"]}
     assert _live_sessions() == 0
     assert _silent_login_error(browser, live_server, module) == "login_required"
-    assert _refresh_error(live_server, module, tokens) == "invalid_grant"
+    assert _ended_and_revoked(live_server, module, tokens)
     assert audit_rows("logout")[-1].details["via"] == "end_session"
 
 
@@ -284,7 +299,7 @@ def test_idp_logout_page_revokes_and_notifies(
     token = page.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     browser.post("/logout", data={"csrf_token": token})
     assert _claims(_logout_token(receiver))["sid"] == _claims(tokens["id_token"])["sid"]
-    assert _refresh_error(live_server, module, tokens) == "invalid_grant"
+    assert _ended_and_revoked(live_server, module, tokens)
 
 
 def test_password_change_revokes_and_notifies(
@@ -295,7 +310,7 @@ def test_password_change_revokes_and_notifies(
     set_password(reload(user), OTHER_STRONG_PASSWORD, utcnow(), reason="test")
     commit()
     assert _claims(_logout_token(receiver))["sid"] == _claims(tokens["id_token"])["sid"]
-    assert _refresh_error(live_server, module, tokens) == "invalid_grant"
+    assert _ended_and_revoked(live_server, module, tokens)
 
 
 def test_assistance_end_sessions_revokes_and_notifies(
@@ -306,7 +321,7 @@ def test_assistance_end_sessions_revokes_and_notifies(
     services.end_sessions(reload(user), actor="operateur", reason="test", now=utcnow())
     commit()
     assert _claims(_logout_token(receiver))["sid"] == _claims(tokens["id_token"])["sid"]
-    assert _refresh_error(live_server, module, tokens) == "invalid_grant"
+    assert _ended_and_revoked(live_server, module, tokens)
 
 
 def test_provisional_password_use_revokes_and_notifies(
@@ -320,7 +335,7 @@ def test_provisional_password_use_revokes_and_notifies(
     elsewhere = Browser(live_server.url)
     elsewhere.login(elsewhere.open(live_server.url + "/login"), "jdupont", provisional)
     assert _claims(_logout_token(receiver))["sid"] == _claims(tokens["id_token"])["sid"]
-    assert _refresh_error(live_server, module, tokens) == "invalid_grant"
+    assert _ended_and_revoked(live_server, module, tokens)
 
 
 def test_rolled_back_session_end_sends_nothing(
@@ -333,6 +348,7 @@ def test_rolled_back_session_end_sends_nothing(
     commit()
     assert receiver.log == []
     assert _refresh_error(live_server, module, tokens) is None
+    assert _access_active(live_server, module, tokens) is True
 
 
 def test_only_modules_of_the_ended_session_are_told(
@@ -356,7 +372,7 @@ def test_relogin_with_prompt_login_ends_the_previous_session(
     assert _claims(second["id_token"])["sid"] != _claims(first["id_token"])["sid"]
     assert _live_sessions() == 1
     assert _claims(_logout_token(receiver))["sid"] == _claims(first["id_token"])["sid"]
-    assert _refresh_error(live_server, module, first) == "invalid_grant"
+    assert _ended_and_revoked(live_server, module, first)
 
 
 def test_home_page_ending_a_session_notifies_its_modules(
@@ -371,4 +387,5 @@ def test_home_page_ending_a_session_notifies_its_modules(
     browser.post(f"/sessions/{sid}/end", data={"csrf_token": token})
     assert _claims(_logout_token(receiver))["sid"] == sid
     assert _live_sessions() == 0
+    assert _ended_and_revoked(live_server, module, tokens)
 
