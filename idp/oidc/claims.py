@@ -22,14 +22,15 @@ SCOPE_CLAIMS = {
     "openid": ("sub",),
     "profile": ("given_name", "family_name", "usual_name", "name"),
     "email": ("email",),
-    "habilitations": ("habilitations",),
+    "habilitations": ("habilitations", "habilitation_codes"),
     "uid": ("uid",),
     "given_name": ("given_name",),
     "usual_name": ("usual_name",),
     "siret": ("siret",),
 }
 SUPPORTED_CLAIMS = ("sub", "given_name", "family_name", "usual_name", "name", "email",
-                    "habilitations", "uid", "siret", "auth_time", "acr", "amr", "sid")
+                    "habilitations", "habilitation_codes", "uid", "siret", "auth_time", "acr",
+                    "amr", "sid")
 
 
 class InvalidClaimsRequest(IdpError):
@@ -93,6 +94,8 @@ def _value(name: str, user: User, client: Client, now: datetime):
     }
     if name == "habilitations":
         return habilitations.claim(user, client, now)
+    if name == "habilitation_codes":
+        return habilitations.codes_claim(user, client, now)
     return values.get(name)
 
 
@@ -128,6 +131,7 @@ def describe(scope: str, claims_request: dict | None) -> list[str]:
         "name": "Votre nom complet",
         "email": "Votre adresse électronique",
         "habilitations": "Vos habilitations pour cette application et leur profil",
+        "habilitation_codes": "Vos habilitations pour cette application et leur profil",
         "siret": "Le SIRET de votre établissement",
     }
     names = requested_names(scope, claims_request, "userinfo")

@@ -63,3 +63,14 @@ def claim(user: User, client: Client, now: datetime) -> list[dict]:
          "profile": grant.profile}
         for grant in valid_grants(user, client, now)
     ]
+
+
+def codes_claim(user: User, client: Client, now: datetime) -> list[str]:
+    """The flat ``habilitation_codes`` claim: ``code`` and ``code:profile`` strings, for
+    modules that can only match strings (Apache mod_auth_openidc's ``Require claim``)."""
+    codes: list[str] = []
+    for grant in valid_grants(user, client, now):
+        codes.append(grant.habilitation.code)
+        if grant.profile:
+            codes.append(f"{grant.habilitation.code}:{grant.profile}")
+    return list(dict.fromkeys(codes))

@@ -80,6 +80,17 @@ def test_claims_asked_for_the_id_token_are_in_it(app, signed_in, user):
     assert claims["sub"] == user.subject
 
 
+def test_habilitation_codes_are_flat_strings_with_the_profile(app, signed_in, user):
+    """For modules that match strings (mod_auth_openidc's ``Require claim``): ``code``
+    and ``code:profile``."""
+    module = register_module()
+    db.session.execute(update(HabilitationGrant).values(profile="concessionnaire"))
+    db.session.commit()
+    _header, claims, _body = id_token_of(
+        signed_in, module, claims='{"id_token": {"habilitation_codes": null}}')
+    assert claims["habilitation_codes"] == ["bonuseco", "bonuseco:concessionnaire"]
+
+
 def test_scope_claims_stay_at_userinfo(app, signed_in):
     """OIDC Core 5.4: with an access token, the scope's claims come from userinfo."""
     module = register_module()

@@ -59,6 +59,7 @@ def test_code_flow_gives_verified_id_token_access_token_and_userinfo(
     assert info["given_name"] == "Jean"
     assert info["usual_name"] == "Dupont"
     assert info["habilitations"] == [{"code": "bonuseco", "label": "Bonus Eco", "profile": ""}]
+    assert info["habilitation_codes"] == ["bonuseco"]  # no profile, no "bonuseco:"
     assert audit_rows("token.issued")[-1].client_id == module.client_id
 
 
