@@ -11,7 +11,7 @@ DEMO_PORT_2 := 5002
 DSFR := node_modules/@gouvfr/dsfr/dist
 STATIC_DSFR := idp/static/dsfr
 
-.PHONY: install install-test run test test-postgresql test-production lint chromium clean mutation mutation-survivors
+.PHONY: install install-test run test test-postgresql test-production lint chromium apache clean mutation mutation-survivors
 
 VOICES := build/captcha-voices
 
@@ -45,10 +45,14 @@ $(VOICES)/.stamp: $(VENV)/.stamp-install idp/captcha_voices.py
 		rm -rf $(VOICES) && $(BIN)/python -m idp.captcha_voices $(VOICES) && touch $@; \
 	fi
 
-install-test: install $(VENV)/.stamp-test chromium
+install-test: install $(VENV)/.stamp-test chromium apache
 
 chromium:
 	@sh .ci/ensure-chromium
+
+# Apache 2.4 and mod_auth_openidc, a relying party the module tests drive (examples/apache/).
+apache:
+	@sh .ci/ensure-apache
 
 run: install
 	$(BIN)/idp db upgrade
