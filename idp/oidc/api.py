@@ -22,6 +22,7 @@ from idp.database import commit
 from idp.database import read_only
 from idp.extensions import limiter
 from idp.oidc import claims
+from idp.oidc import cors
 from idp.oidc import documents
 from idp.oidc import keys
 from idp.oidc.clients import AUTH_METHODS
@@ -31,6 +32,9 @@ from idp.oidc.provider import endpoint_url
 from idp.settings import settings
 
 bp = Blueprint("oidc_api", __name__)
+# Browser-only modules: who may read these answers (idp.oidc.cors).
+bp.after_request(cors.add_headers)
+
 
 def _token_limit() -> str:
     return settings().ratelimit_token

@@ -4,7 +4,7 @@ Modules fetch these two public documents often (at start, on an unknown kid,
 when their cache ends). The Flask views in ``idp.oidc.api`` build them and leave
 their bytes in ``app.extensions``; this WSGI layer then answers GET and HEAD
 from those bytes without a request context, a session, the limiter or the
-database: the same body, ETag (304 on If-None-Match), Cache-Control, security
+database: the same body, ETag (304 on If-None-Match), Cache-Control, CORS, security
 headers and request id as the view, the latency counted, the access logged.
 
 Discovery only changes with the configuration. The JWKS bytes are served while
@@ -24,6 +24,7 @@ from idp import headers
 from idp import logs
 from idp import metrics
 from idp.clock import utcnow
+from idp.oidc import cors
 from idp.settings import settings
 
 # path -> (app.extensions key, Flask endpoint, content type, Cache-Control)
@@ -60,6 +61,7 @@ class PublicDocuments:
             ("Content-Type", content_type),
             ("ETag", f'"{etag}"'),
             ("Cache-Control", cache_control),
+            *cors.public_headers(),
             *headers.security_headers(self.production),
             (logs.REQUEST_ID_HEADER, request_id),
         ]
