@@ -3,6 +3,8 @@ and end-session (RP-Initiated Logout 1.0) endpoints, with what Authlib leaves to
 
 from __future__ import annotations
 
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
@@ -10,6 +12,7 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from flask import g
+from flask import request
 
 from idp import audit
 from idp.auth.current import end_browser_session
@@ -60,6 +63,55 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         if token.kind == "access_token":
             payload.update(token_type="Bearer", jti=row.access_jti)  # noqa: S106 (a type name)
         return payload
+
+
+class BearerChallenge(OAuth2Error):
+    """401 with the bare ``Bearer`` challenge: the request carried no access token, so
+    no error code (RFC 6750 3.1: the client may not know it needed one)."""
+
+    status_code = 401
+
+    def get_body(self):
+        return []
+
+    def get_headers(self):
+        return [*super().get_headers(), ("WWW-Authenticate", "Bearer")]
+
+
+class BearerRequestError(OAuth2Error):
+    """400 ``invalid_request`` (RFC 6750 3.1): a malformed Authorization header, or the
+    token sent twice (2: clients MUST NOT use more than one method)."""
+
+    error = "invalid_request"
+    status_code = 400
+
+    def get_headers(self):
+        challenge = f'Bearer error="{self.error}", error_description="{self.description}"'
+        return [*super().get_headers(), ("WWW-Authenticate", challenge)]
+
+
+class UserInfoProtector(ResourceProtector):
+    """The access token from the Authorization header (RFC 6750 2.1) or a form-encoded
+    POST body (2.2: pyoidc's default), never from the query string (2.3: it ends up in
+    logs and browser history)."""
+
+    def parse_request_authorization(self, _request):
+        header = request.headers.get("Authorization")
+        in_body = (request.method == "POST"
+                   and request.mimetype == "application/x-www-form-urlencoded"
+                   and "access_token" in request.form)
+        if header is None:
+            if not in_body:
+                raise BearerChallenge()
+            return self.get_token_validator("bearer"), request.form["access_token"]
+        if in_body:
+            raise BearerRequestError("The access token was sent twice.")
+        scheme, _, token_string = header.partition(" ")
+        if scheme.lower() != "bearer":
+            raise BearerChallenge()  # another scheme: no bearer credentials at all
+        if not token_string.strip():
+            raise BearerRequestError("The Authorization header holds no access token.")
+        return self.get_token_validator("bearer"), token_string.strip()
 
 
 class UserInfoEndpoint(_UserInfoEndpoint):

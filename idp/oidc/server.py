@@ -5,7 +5,6 @@ The views reach it through ``idp.oidc.provider.current_server()``."""
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from flask import Flask
@@ -18,6 +17,7 @@ from idp.oidc.endpoints import EndSessionEndpoint
 from idp.oidc.endpoints import IntrospectionEndpoint
 from idp.oidc.endpoints import RevocationEndpoint
 from idp.oidc.endpoints import UserInfoEndpoint
+from idp.oidc.endpoints import UserInfoProtector
 from idp.oidc.grants import AuthorizationCodeGrant
 from idp.oidc.grants import OpenIDCode
 from idp.oidc.grants import RefreshTokenGrant
@@ -74,7 +74,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(EndSessionEndpoint)
-    protector = ResourceProtector()
+    protector = UserInfoProtector()
     protector.register_token_validator(tokens.AccessTokenValidator(issuer))
     server.register_endpoint(UserInfoEndpoint(resource_protector=protector))
     server.register_extension(IssuerParameter(issuer))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 from joserfc import jwt
 from sqlalchemy import create_engine
@@ -35,9 +36,51 @@ def test_garbage_or_query_string_token_is_refused(live_server, module):
     garbage = requests.get(live_server.url + "/userinfo", timeout=10,
                            headers={"Authorization": "Bearer a.b.c"})
     assert garbage.status_code == 401
-    assert 'error="invalid_token"' in garbage.headers["WWW-Authenticate"]
+    assert garbage.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    # RFC 6750 2.3 (tokens in URLs end up in logs) is not supported: no credentials.
     query = requests.get(live_server.url + "/userinfo?access_token=x", timeout=10)
     assert query.status_code == 401
+    assert query.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_the_token_in_a_form_body_is_accepted(live_server, browser, module, make_user):
+    """RFC 6750 2.2 (pyoidc's default): POST, form-encoded, ``access_token``."""
+    make_user()
+    token = log_in_and_get_tokens(browser, module)["access_token"]
+    by_header = requests.get(live_server.url + "/userinfo", timeout=10,
+                             headers={"Authorization": f"Bearer {token}"})
+    by_body = requests.post(live_server.url + "/userinfo", timeout=10,
+                            data={"access_token": token})
+    assert by_body.status_code == by_header.status_code == 200
+    assert by_body.json() == by_header.json()
+    assert by_body.json()["email"] == "jdupont@example.test"
+    # 2.2: only a form-encoded body; GET has no body semantics.
+    as_json = requests.post(live_server.url + "/userinfo", timeout=10,
+                            json={"access_token": token})
+    assert (as_json.status_code, as_json.headers["WWW-Authenticate"]) == (401, "Bearer")
+    twice = requests.post(live_server.url + "/userinfo", timeout=10,
+                          data={"access_token": token},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert twice.status_code == 400
+    assert twice.json()["error"] == "invalid_request"
+    assert twice.headers["WWW-Authenticate"].startswith('Bearer error="invalid_request"')
+
+
+@pytest.mark.parametrize(("authorization", "status", "challenge"), [
+    (None, 401, "Bearer"),  # RFC 6750 3.1: no credentials, no error code
+    ("Basic bW9kdWxlOnNlY3JldA==", 401, "Bearer"),  # another scheme: no bearer token
+    ("Bearer", 400, 'Bearer error="invalid_request"'),
+    ("Bearer   ", 400, 'Bearer error="invalid_request"'),
+    ("bearer a.b.c", 401, 'Bearer error="invalid_token"'),  # the scheme is case-insensitive
+])
+def test_challenges_of_rfc_6750(live_server, authorization, status, challenge):
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    response = requests.get(live_server.url + "/userinfo", timeout=10, headers=headers)
+    assert response.status_code == status
+    assert response.headers["WWW-Authenticate"].startswith(challenge)
+    if status == 401 and challenge == "Bearer":
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert "error" not in response.json()
 
 
 def test_userinfo_answers_while_another_connection_writes(live_server, browser, module,
