@@ -439,6 +439,7 @@ class LiveServer:
     def stop(self):
         self._server.shutdown()
         self._thread.join(timeout=5)
+        self._server.server_close()  # the port is free for the next server at once
 
 
 @pytest.fixture
