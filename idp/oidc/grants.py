@@ -194,19 +194,12 @@ def _may_skip_pkce(client) -> bool:
     return client.row.pkce_optional and not client.is_public
 
 
-class OpenIDCode(oidc_grants.OpenIDCode):
-    """The ID token (OIDC Core 3.1.3.6), signed by the client's algorithm (RS256 default)."""
+class IdTokenSigning:
+    """What every ID token of ours shares: signed by the client's algorithm (RS256 by
+    default) with the active key, iss, aud, iat, exp; scope claims left to userinfo."""
 
     def __init__(self, issuer: str):
-        super().__init__(require_nonce=False)
         self.issuer = issuer
-
-    def exists_nonce(self, nonce, request) -> bool:
-        stmt = select(AuthorizationCode.id).where(
-            AuthorizationCode.client_id == request.client.row.id,
-            AuthorizationCode.nonce == nonce,
-        ).limit(1)
-        return db.session.execute(stmt).first() is not None
 
     def resolve_client_private_key(self, client):
         # A key set of the one active key: joserfc writes its kid in the header.
@@ -217,6 +210,25 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         return {"iss": self.issuer, "aud": client.client_id, "iat": now,
                 "exp": now + ID_TOKEN_LIFETIME}
 
+    def generate_user_info(self, user, scope) -> dict:
+        # OIDC Core 5.4: with an access token, scope claims come from userinfo.
+        return {"sub": user.subject}
+
+
+class OpenIDCode(IdTokenSigning, oidc_grants.OpenIDCode):
+    """The ID token of a code redemption (OIDC Core 3.1.3.6)."""
+
+    def __init__(self, issuer: str):
+        IdTokenSigning.__init__(self, issuer)
+        oidc_grants.OpenIDCode.__init__(self, require_nonce=False)
+
+    def exists_nonce(self, nonce, request) -> bool:
+        stmt = select(AuthorizationCode.id).where(
+            AuthorizationCode.client_id == request.client.row.id,
+            AuthorizationCode.nonce == nonce,
+        ).limit(1)
+        return db.session.execute(stmt).first() is not None
+
     def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict:
         result = super().get_authorization_code_claims(authorization_code)
         # sid: Back-Channel Logout 1.0 2.1 and the session of front-channel logouts.
@@ -226,9 +238,25 @@ class OpenIDCode(oidc_grants.OpenIDCode):
             authorization_code.claims, "id_token", utcnow()))
         return result
 
-    def generate_user_info(self, user, scope) -> dict:
-        # OIDC Core 5.4: with an access token, scope claims come from userinfo.
-        return {"sub": user.subject}
+
+class OpenIDRefresh(IdTokenSigning, oidc_grants.OpenIDToken):
+    """A new ID token with each refresh (OIDC Core 12.2): same iss, sub and aud, a new
+    iat, the original authentication's auth_time, acr and amr, the session's sid, the
+    claims asked for the ID token at authorization; no nonce (it belongs to the
+    authentication request, which a refresh is not)."""
+
+    def get_compatible_claims(self, request) -> dict:
+        result = super().get_compatible_claims(request)
+        row = request.refresh_token.row
+        now = utcnow()
+        session = tokens.session_alive(row.sid, now)  # alive: the refresh checked it
+        result.update({
+            "auth_time": int(row.auth_time.timestamp()), "acr": claims.ACR_PASSWORD,
+            "amr": list(session.amr or claims.AMR_PASSWORD), "sid": row.sid,
+        })
+        result.update(claims.user_claims(row.user, row.client, row.scope, row.claims,
+                                         "id_token", now))
+        return result
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

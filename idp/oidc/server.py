@@ -20,6 +20,7 @@ from idp.oidc.endpoints import UserInfoEndpoint
 from idp.oidc.endpoints import UserInfoProtector
 from idp.oidc.grants import AuthorizationCodeGrant
 from idp.oidc.grants import OpenIDCode
+from idp.oidc.grants import OpenIDRefresh
 from idp.oidc.grants import RefreshTokenGrant
 from idp.oidc.grants import S256CodeChallenge
 from idp.oidc.provider import EXTENSION_KEY
@@ -70,7 +71,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     )
     server.register_grant(AuthorizationCodeGrant,
                           [S256CodeChallenge(required=True), OpenIDCode(issuer)])
-    server.register_grant(RefreshTokenGrant)
+    server.register_grant(RefreshTokenGrant, [OpenIDRefresh(issuer)])
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(EndSessionEndpoint)

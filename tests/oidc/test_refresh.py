@@ -11,6 +11,7 @@ from tests.conftest import Browser
 from tests.oidc.conftest import CALLBACK
 from tests.oidc.conftest import callback_params
 from tests.oidc.conftest import log_in_and_get_tokens
+from tests.oidc.conftest import verify_id_token
 from tests.security.oauth import authorize_url
 
 
@@ -36,6 +37,27 @@ def test_refresh_rotates_and_reuse_revokes_the_family(
     assert requests.get(live_server.url + "/userinfo", headers=bearer, timeout=10).status_code \
         == 401
     assert audit_rows("token.reuse_detected")
+
+
+def test_refresh_gives_a_new_id_token_of_the_original_authentication(
+        live_server, browser, module, make_user):
+    """OIDC Core 12.2: iss, sub, aud, auth_time, acr, amr, sid as at the login; a new
+    iat; at_hash of the new access token; the claims asked for the ID token; no nonce."""
+    make_user()
+    first = log_in_and_get_tokens(browser, module, nonce="n-first",
+                                  claims='{"id_token": {"email": null}}')
+    original = verify_id_token(live_server.url, first["id_token"], module.client_id,
+                               "n-first", first["access_token"])
+    second = _refresh(live_server.url, module, first["refresh_token"]).json()
+    renewed = verify_id_token(live_server.url, second["id_token"], module.client_id,
+                              None, second["access_token"])
+    assert set(renewed) == set(original) - {"nonce"}
+    assert renewed["header"]["kid"] == original["header"]["kid"]
+    for name in ("iss", "sub", "aud", "auth_time", "acr", "amr", "sid", "email"):
+        assert renewed[name] == original[name], name
+    assert renewed["iat"] >= original["iat"]
+    assert renewed["exp"] == renewed["iat"] + 600
+    assert renewed["at_hash"] != original["at_hash"]
 
 
 def test_rt_02_refused_scope_keeps_refresh_token_usable(
