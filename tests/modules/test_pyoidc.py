@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+from html.parser import HTMLParser
 from urllib.parse import parse_qs
+from urllib.parse import urlencode
 
 import pytest
 from jwkest import BadSignature
@@ -82,15 +84,32 @@ class Login:
     tokens: AccessTokenResponse
 
 
-def authorization_url(rp: Client, state: str, nonce: str) -> tuple[str, str]:
+def authorization_url(rp: Client, state: str, nonce: str, **extra) -> tuple[str, str]:
     """The library's authorization request with its PKCE pair; (URL, verifier)."""
     pkce, verifier = rp.add_code_challenge()  # S256 unless configured otherwise
     assert pkce["code_challenge_method"] == "S256"
     url, _body, _headers, _request = rp.request_info(
         AuthorizationRequest, method="GET",
         request_args={"response_type": "code", "scope": SCOPE, "state": state,
-                      "nonce": nonce, "redirect_uri": CALLBACK, **pkce})
+                      "nonce": nonce, "redirect_uri": CALLBACK, **pkce, **extra})
     return url, verifier
+
+
+class AutoPostForm(HTMLParser):
+    """The form of a form_post answer: its action, method and fields."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.action = self.method = None
+        self.fields: dict[str, str] = {}
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "form":
+            self.action, self.method = attributes.get("action"), attributes.get("method")
+        elif tag == "input" and attributes.get("name"):
+            self.fields[attributes["name"]] = attributes.get("value") or ""
 
 
 def log_in(browser: Browser, rp: Client, login: str = "jdupont") -> Login:
@@ -219,6 +238,31 @@ def test_pyoidc_refuses_an_id_token_of_another_issuer_audience_key_or_nonce(
             state=state, authn_method=AUTH,
             request_args={"code": answer["code"], "code_verifier": verifier,
                           "redirect_uri": CALLBACK})
+
+
+def test_form_post_answer_parsed_by_pyoidc(rp, browser, live_server, make_user):
+    """OAuth 2.0 Form Post Response Mode: the code comes in a form the browser posts to the
+    redirect URI; pyoidc parses what the module receives like a query."""
+    make_user()
+    state, nonce = rndstr(), rndstr()
+    url, verifier = authorization_url(rp, state, nonce, response_mode="form_post")
+    page = browser.login(browser.open(url), "jdupont")
+
+    assert page.status_code == 200, f"not a form_post answer: {page.status_code}"
+    form = AutoPostForm(page.text)
+    assert form.action == CALLBACK
+    assert form.method.lower() == "post"
+    assert set(form.fields) == {"code", "state", "iss"}
+    answer = rp.parse_response(AuthorizationResponse, info=urlencode(form.fields),
+                               sformat="urlencoded")
+    assert answer["state"] == state
+    assert answer["iss"] == live_server.url
+    tokens = rp.do_access_token_request(
+        state=state, authn_method=AUTH,
+        request_args={"code": answer["code"], "code_verifier": verifier,
+                      "redirect_uri": CALLBACK})
+    assert isinstance(tokens, AccessTokenResponse), tokens.to_dict()
+    assert tokens["id_token"]["nonce"] == nonce
 
 
 def test_userinfo_by_the_authorization_header_and_by_the_form_body(rp, browser, make_user):
