@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import UnsupportedGrantTypeError
 from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from flask import Flask
 
@@ -28,14 +30,49 @@ from idp.oidc.provider import IssuerParameter
 from idp.oidc.provider import endpoint_url
 from idp.settings import settings
 
+# The token request's parameters (RFC 6749 4.1.3, 6; RFC 7636 4.5; RFC 7523 2.2):
+# each at most once (3.2).
+TOKEN_PARAMETERS = ("grant_type", "code", "redirect_uri", "code_verifier", "refresh_token",
+                    "scope", "client_id", "client_secret", "client_assertion",
+                    "client_assertion_type")
+
+
+class UnsupportedGrantType(UnsupportedGrantTypeError):
+    """unsupported_grant_type, without echoing the value (see ``Server``)."""
+
+    def __init__(self):
+        super().__init__(None)
+
+    def get_error_description(self):
+        return "The grant type is not supported by the server."
+
 
 class Server(AuthorizationServer):
-    """Authlib's server, without echoing an unknown ``response_type`` in the error.
+    """Authlib's server, with the error codes of RFC 6749 where Authlib differs.
 
+    An unknown ``response_type`` or ``grant_type`` is never echoed in the error:
     Authlib puts the value in ``error_description``, whose characters RFC 6749
     4.1.2.1 restricts to printable ASCII without « " » and « \\ »; any other
     character (« é », a control) made it raise ValueError, a 500.
     """
+
+    def create_token_response(self, request=None):
+        """invalid_request for a missing or repeated parameter (RFC 6749 5.2, 3.2), before
+        Authlib, which says unsupported_grant_type when grant_type is missing."""
+        payload = self.create_oauth2_request(request).payload
+        for name in TOKEN_PARAMETERS:
+            if len(payload.datalist.get(name, [])) > 1:
+                return self.handle_error_response(
+                    None, InvalidRequestError(f"Multiple '{name}' in request."))
+        if not payload.grant_type:
+            return self.handle_error_response(
+                None, InvalidRequestError("Missing 'grant_type' in request."))
+        return super().create_token_response(request)
+
+    def get_token_grant(self, request):
+        if any(grant_cls.check_token_endpoint(request) for grant_cls, _ in self._token_grants):
+            return super().get_token_grant(request)
+        raise UnsupportedGrantType()
 
     def get_authorization_grant(self, request):
         response_type = request.payload.response_type or ""
