@@ -8,6 +8,8 @@ IDP_ISSUER ?= http://$(IDP_HOST):$(IDP_PORT)
 # The two demo modules (examples/demo_module), on the ports `idp demo seed` registers.
 DEMO_PORT := 5001
 DEMO_PORT_2 := 5002
+# The Apache demo module (examples/apache), when apache2 and mod_auth_openidc are installed.
+DEMO_APACHE_PORT := 5003
 DSFR := node_modules/@gouvfr/dsfr/dist
 STATIC_DSFR := idp/static/dsfr
 
@@ -70,7 +72,8 @@ run: install
 		$(BIN)/python -m examples.demo_module & m1=$$!; \
 	DEMO_CLIENT_ID=demo-module-2 DEMO_PORT=$(DEMO_PORT_2) DEMO_NAME="Second module de démonstration" \
 		$(BIN)/python -m examples.demo_module & m2=$$!; \
-	trap 'kill $$m1 $$m2 2>/dev/null' EXIT INT TERM; \
+	DEMO_CLIENT_ID=demo-apache DEMO_PORT=$(DEMO_APACHE_PORT) $(BIN)/python -m examples.apache & m3=$$!; \
+	trap 'kill $$m1 $$m2 $$m3 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app wsgi run --host "$(IDP_HOST)" --port "$(IDP_PORT)"
 
 # SQLite and in-memory rate limits, whatever the environment says.

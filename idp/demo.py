@@ -32,10 +32,24 @@ BENCH_PASSWORD = "Banc-Essai-Mesure-Perf-2026"  # noqa: S105 (public bench value
 # Accounts in use have set their secrets (else the login asks for them first).
 DEMO_QUESTION = "Quel est le nom de votre premier animal de compagnie ?"
 DEMO_ANSWER = "rantanplan"
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    client_id: str
+    name: str
+    port: int
+    callback: str = "/callback"  # path of the redirect URI
+    backchannel: str = "/backchannel-logout"  # path (and query) of the back-channel logout URI
+
+
 DEMO_CLIENTS = (
-    # client_id, name, port
-    ("demo-module", "Module de démonstration", 5001),
-    ("demo-module-2", "Second module de démonstration", 5002),
+    DemoClient("demo-module", "Module de démonstration", 5001),
+    DemoClient("demo-module-2", "Second module de démonstration", 5002),
+    # Apache with mod_auth_openidc (examples/apache/bonuseco-module.conf): the module
+    # answers the IdP at its redirect URI, the back-channel logout included.
+    DemoClient("demo-apache", "Module Apache de démonstration", 5003,
+               callback="/app/redirect_uri", backchannel="/app/redirect_uri?logout=backchannel"),
 )
 # A development-only secret, so that the demo module can start without setup.
 DEMO_CLIENT_SECRET = "idpcs_demo-secret-for-development-only-0123456789"  # noqa: S105 (demo)
@@ -48,14 +62,15 @@ class SeededAccount:
     password: str
 
 
-def _ensure_client(client_id: str, name: str, port: int) -> None:
-    client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
+def _ensure_client(demo: DemoClient) -> None:
+    stmt = select(Client).where(Client.client_id == demo.client_id)
+    client = db.session.execute(stmt).scalar()
     if client is None:
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{demo.port}"
         client, _secret = create_client(NewClient(
-            client_id=client_id, name=name, redirect_uris=[f"{base}/callback"],
+            client_id=demo.client_id, name=demo.name, redirect_uris=[base + demo.callback],
             habilitation="bonuseco", post_logout_redirect_uris=[f"{base}/"],
-            backchannel_logout_uri=f"{base}/backchannel-logout", skip_consent=True,
+            backchannel_logout_uri=base + demo.backchannel, skip_consent=True,
             client_uri=f"{base}/",
         ), actor="demo")
     client.secret_hash = hash_client_secret(DEMO_CLIENT_SECRET)
@@ -148,8 +163,8 @@ def seed_bench_users(count: int, now: datetime) -> int:
 
 
 def seed(now: datetime, bench_users: int = 0) -> tuple[list[SeededAccount], int]:
-    for client_id, name, port in DEMO_CLIENTS:
-        _ensure_client(client_id, name, port)
+    for demo in DEMO_CLIENTS:
+        _ensure_client(demo)
     accounts = seed_accounts(now)
     # Sessions of the demo accounts from an earlier run end with the reset.
     db.session.execute(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC
 from datetime import datetime
+from pathlib import Path
 
 import time_machine
 from sqlalchemy import func
 from sqlalchemy import select
 
+from examples.apache import ApacheModule
 from idp.demo import BENCH_PASSWORD
 from idp.demo import DEMO_PASSWORD
 from idp.extensions import db
@@ -40,12 +42,24 @@ def test_seed_is_idempotent(runner, mailbox):
     assert first.exit_code == second.exit_code == 0, first.output + second.output
     assert (count(User), count(Client)) == (users, clients)
     assert users == 5
-    assert clients == 2
+    assert clients == 3
     assert logins("demo.%") == ["demo.actif", "demo.assistance", "demo.expire", "demo.nouveau",
                                 "demo.verrouille"]
     for line in ("demo.actif", "demo.verrouille", "demo.expire", "demo.assistance"):
         assert any(row.split()[0] == line and DEMO_PASSWORD in row
                    for row in second.stdout.splitlines())
+
+
+def test_seed_registers_the_apache_module_where_mod_auth_openidc_answers(runner, mailbox):
+    runner.invoke(args=["demo", "seed"])
+
+    stmt = select(Client).where(Client.client_id == "demo-apache")
+    client = db.session.execute(stmt).scalar_one()
+    apache = ApacheModule(port=5003, issuer="", client_id="demo-apache", client_secret="",
+                          crypto_passphrase="", run_dir=Path("instance/apache"))
+    assert client.redirect_uris == [apache.redirect_uri]
+    assert client.backchannel_logout_uri == apache.backchannel_logout_uri
+    assert client.post_logout_redirect_uris == [apache.post_logout_redirect_uri]
 
 
 def test_seeded_accounts_are_in_their_states(runner, mailbox, app):
