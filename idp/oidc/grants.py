@@ -42,6 +42,9 @@ NONCE_MAX_LENGTH = 500  # AuthorizationCode.nonce
 # response_type, client_id, redirect_uri, scope and state itself.
 # max_age: a number of seconds (OIDC Core 3.1.2.1), ASCII digits, up to 300 years.
 MAX_AGE = re.compile(r"[0-9]{1,10}")
+# How the authorization response travels (OAuth 2.0 Multiple Response Type Encoding
+# Practices 2.1, Form Post Response Mode 2); absent: query, the code flow's default.
+RESPONSE_MODES = ("query", "form_post")
 SINGLE_PARAMETERS = ("nonce", "code_challenge", "code_challenge_method", "prompt", "max_age",
                      "id_token_hint", "login_hint", "acr_values", "claims", "response_mode",
                      "display", "ui_locales", "claims_locales", "request", "request_uri")
@@ -79,6 +82,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 raise InvalidRequestError(f"Multiple '{name}' in request.")
         if len(data.get("nonce") or "") > NONCE_MAX_LENGTH:
             raise InvalidRequestError("The 'nonce' is too long.")
+        if data.get("response_mode") and data["response_mode"] not in RESPONSE_MODES:
+            raise InvalidRequestError("Unsupported 'response_mode'.")
         max_age = data.get("max_age")
         if max_age and not MAX_AGE.fullmatch(max_age):
             # OIDC Core 3.1.2.1: a number of seconds (empty: omitted, RFC 6749 3.1).

@@ -7,6 +7,7 @@ Errors about the client or the redirect URI are shown here, never redirected
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
@@ -77,7 +78,8 @@ def _authorize(consented: bool | None):
         return _error(error)
     prompts = (grant.request.payload.data.get("prompt") or "").split()
     client = grant.client.row
-    shows_consent = not client.skip_consent and consented is None
+    # A first-party module skips consent unless it asks for it (OIDC Core 3.1.2.1).
+    shows_consent = (not client.skip_consent or "consent" in prompts) and consented is None
     refusal = _authenticate(grant, row, prompts, shows_consent)
     if refusal is not None:
         return refusal
@@ -98,7 +100,7 @@ def _authorize(consented: bool | None):
     response = server.create_authorization_response(
         grant_user=user if consented is not False else None, grant=grant)
     commit()
-    return response
+    return _to_client(response, grant.redirect_uri)
 
 
 def _authenticate(grant, row, prompts: list[str], shows_consent: bool):
@@ -173,7 +175,34 @@ def _back_with(grant, error_cls, description: str | None = None):
     """An error the client gets at its (validated) redirect URI, with state and iss."""
     error = error_cls(description, redirect_uri=grant.redirect_uri,
                       state=grant.request.payload.state)
-    return add_issuer(current_server().handle_error_response(grant.request, error))
+    response = add_issuer(current_server().handle_error_response(grant.request, error))
+    return _to_client(response, grant.redirect_uri)
+
+
+def _form_post() -> bool:
+    """Whether the module asked for form_post (AuthorizationCodeGrant refused other
+    modes; a repeated one is refused, and that error goes back in the query)."""
+    return request.args.getlist("response_mode") == ["form_post"]
+
+
+def _response_params(location: str, redirect_uri: str) -> list[tuple[str, str]]:
+    """The parameters the IdP added to the (registered, exact) redirect URI."""
+    added = location[len(redirect_uri):].lstrip("?&")
+    return parse_qsl(added, keep_blank_values=True)
+
+
+def _to_client(response, redirect_uri: str):
+    """The authorization response as the module asked: a redirect with the parameters in
+    the query, or with form_post a page that posts them to the redirect URI (OAuth 2.0
+    Form Post Response Mode 2), submitted by a script of ours (the CSP allows no inline
+    script) or by the person's click."""
+    location = response.headers.get("Location", "")
+    if not _form_post() or response.status_code != 302 \
+            or not location.startswith(redirect_uri):
+        return response
+    page = render_template("oidc/form_post.html", action=redirect_uri,
+                           params=_response_params(location, redirect_uri))
+    return page, 200
 
 
 def malformed_authorization():
@@ -197,7 +226,8 @@ def malformed_authorization():
 
 def _error(error: OAuth2Error):
     if error.redirect_uri:
-        return add_issuer(current_server().handle_error_response(None, error))
+        response = add_issuer(current_server().handle_error_response(None, error))
+        return _to_client(response, error.redirect_uri)
     message = ERROR_MESSAGES.get(error.error, DEFAULT_ERROR)
     return render_template("oidc/error.html", message=message), 400
 
@@ -211,8 +241,11 @@ def _forbidden(grant, user, prompts: list[str]):
     error = AccessDeniedError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
     location = dict(error()[2])["Location"]
     back_url = add_params_to_uri(location, [("iss", settings().issuer)])
+    # With form_post the way back posts the answer too.
+    back_params = _response_params(back_url, grant.redirect_uri) if _form_post() else None
     return render_template("oidc/forbidden.html", message=habilitations.MSG_FORBIDDEN,
-                           client=grant.client.row, back_url=back_url), 403
+                           client=grant.client.row, back_url=back_url,
+                           back_action=grant.redirect_uri, back_params=back_params), 403
 
 
 def _consent_page(grant, claims_request):

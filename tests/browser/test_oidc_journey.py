@@ -1,5 +1,5 @@
-"""The journey of issue 3 in Chromium: the demo module logs in through the IdP, a second
-module gets in by SSO without a form, and logging out from the module ends both."""
+"""Modules in Chromium: the demo module logs in through the IdP, a second module gets in
+by SSO without a form, and logging out from the module ends both; form_post."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from idp.database import commit
+from idp.oidc.registration import NewClient
+from idp.oidc.registration import create_client
 from tests.conftest import STRONG_PASSWORD
+from tests.security.oauth import authorize_url
 
 pytestmark = pytest.mark.browser
 
@@ -49,3 +53,32 @@ def test_login_sso_and_logout_across_two_modules(page, live_server, modules, mak
 
     page.goto(live_server.url + "/")
     expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
+
+
+def test_form_post_reaches_the_module_as_a_post_under_the_csp(page, live_server, make_user,
+                                                             httpserver):
+    """response_mode=form_post: Chromium, enforcing the IdP's CSP (no inline script),
+    posts the code to the module by itself after the login."""
+    make_user("jdupont")
+    callback = httpserver.url_for("/callback")
+    create_client(NewClient(client_id="form-post-module", name="Module form_post",
+                            redirect_uris=[callback], habilitation="bonuseco",
+                            skip_consent=True), actor="test")
+    commit()
+    httpserver.expect_request("/callback", method="POST").respond_with_data("reçu")
+    violations = []
+    page.on("console", lambda msg: violations.append(msg.text)
+            if "Content Security Policy" in msg.text else None)
+
+    page.goto(live_server.url + authorize_url("form-post-module", redirect_uri=callback,
+                                              response_mode="form_post", state="st-fp"))
+    page.get_by_label("Identifiant").fill("jdupont")
+    page.get_by_label("Mot de passe").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.locator("body")).to_have_text("reçu")
+    (request,) = [req for req, _resp in httpserver.log if req.path == "/callback"]
+    assert request.method == "POST"
+    assert set(request.form) == {"code", "state", "iss"}
+    assert request.form["state"] == "st-fp"
+    assert request.form["iss"] == live_server.url
+    assert violations == []
