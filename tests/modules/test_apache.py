@@ -21,6 +21,7 @@ from idp.assistance import services
 from idp.database import commit
 from idp.extensions import db
 from idp.models import Client
+from idp.oidc import backchannel
 from idp.oidc.clients import hash_client_secret
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import free_port
@@ -54,9 +55,12 @@ def apache(idp_port, tmp_path_factory):
 
 
 @pytest.fixture
-def apache_module(apache, live_server, make_module) -> ApacheModule:
+def apache_module(apache, live_server, make_module, monkeypatch) -> ApacheModule:
     """The module registered at this test's IdP; Apache's log of the test is printed (and
     shown by pytest when the test fails)."""
+    # Apache answers the back-channel logout as soon as it can: the IdP's 3 s for it become
+    # a deadline of 30, for a busy machine (the logout waits no longer than the answer).
+    monkeypatch.setattr(backchannel, "DELIVERY_TIMEOUT", 30.0)
     module = apache.module
     made = make_module(CLIENT_ID, redirect_uris=[module.redirect_uri],
                        post_logout_redirect_uris=[module.post_logout_redirect_uri],
