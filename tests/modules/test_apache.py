@@ -71,7 +71,7 @@ def apache_module(apache, live_server, make_module, monkeypatch) -> ApacheModule
     start = log.stat().st_size
     yield module
     print(f"--- Apache's error log during the test ({log})")
-    print(log.read_text(errors="replace")[start:])
+    print(log.read_bytes()[start:].decode(errors="replace"))
 
 
 def user_with_profile(make_user, login: str, profile: str):
