@@ -28,6 +28,7 @@
 
   let provider = null; // the IdP's metadata (OpenID Connect Discovery 1.0)
   let keys = null; // its JWKS
+  let keysFetchedAt = null; // when (Date.now())
   let tokens = null; // the last token response
   let identity = null; // the claims of the last verified ID token
 
@@ -101,15 +102,17 @@
     return json(response, what);
   }
 
+  // The JWKS, fetched again for a kid it lacks (a rotation), at most once a minute so that
+  // unknown kids cannot make the page hammer the IdP (OIDC Core 10.1.1).
   async function signingKey(kid) {
-    for (const refetched of [false, true]) {
-      if (keys === null || refetched) {
-        keys = await json(await send(provider.jwks_uri), "ses clés");
-      }
-      const found = keys.keys.find((key) => key.kid === kid);
-      if (found) return found;
+    const find = () => keys && keys.keys.find((key) => key.kid === kid);
+    if (!find() && (keysFetchedAt === null || Date.now() - keysFetchedAt > 60_000)) {
+      keys = await json(await send(provider.jwks_uri), "ses clés");
+      keysFetchedAt = Date.now();
     }
-    throw new ModuleError("Le jeton d'identité est signé par une clé inconnue de BonusEco.");
+    const found = find();
+    if (!found) throw new ModuleError("Le jeton d'identité est signé par une clé inconnue de BonusEco.");
+    return found;
   }
 
   // OIDC Core 3.1.3.7: signature, iss, aud (azp), exp, nonce. ``previous`` is the ID token
