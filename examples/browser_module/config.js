@@ -5,7 +5,7 @@
 window.BONUSECO_MODULE = {
   issuer: "http://127.0.0.1:5000",
   clientId: "browser-module",
-  redirectUri: "http://127.0.0.1:5003/",
-  postLogoutRedirectUri: "http://127.0.0.1:5003/",
+  redirectUri: "http://127.0.0.1:5004/",
+  postLogoutRedirectUri: "http://127.0.0.1:5004/",
   scope: "openid profile email habilitations",
 };

@@ -8,7 +8,7 @@ and the RP-initiated logout URL), ``urls.py`` and ``views.py`` (one protected pa
 Register it at the IdP, then serve it (``python -m examples.django_module``)::
 
     idp clients create django-module --name "Module Django" --habilitation bonuseco \\
-        --redirect-uri http://127.0.0.1:5003/oidc/callback/ \\
-        --post-logout-redirect-uri http://127.0.0.1:5003/logged-out/ --skip-consent
+        --redirect-uri http://127.0.0.1:5005/oidc/callback/ \\
+        --post-logout-redirect-uri http://127.0.0.1:5005/logged-out/ --skip-consent
     DJANGO_MODULE_CLIENT_SECRET=<the printed secret> python -m examples.django_module
 """

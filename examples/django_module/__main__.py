@@ -1,5 +1,5 @@
 """``python -m examples.django_module``: create Django's tables, then serve the module on
-127.0.0.1 at ``DJANGO_MODULE_PORT`` (5003 by default) with Django's development server."""
+127.0.0.1 at ``DJANGO_MODULE_PORT`` (5005 by default) with Django's development server."""
 
 import os
 
@@ -11,4 +11,4 @@ if not os.environ.get("DJANGO_MODULE_CLIENT_SECRET"):
                      " a affiché pour ce module.")
 execute_from_command_line(["django", "migrate", "--verbosity", "0"])
 execute_from_command_line(["django", "runserver", "--noreload",
-                           f"127.0.0.1:{os.environ.get('DJANGO_MODULE_PORT', '5003')}"])
+                           f"127.0.0.1:{os.environ.get('DJANGO_MODULE_PORT', '5005')}"])

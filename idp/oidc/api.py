@@ -44,6 +44,10 @@ def _token_limit() -> str:
 @limiter.limit(_token_limit)
 def token():
     """Token endpoint (RFC 6749 3.2, OIDC Core 3.1.3): codes and refresh tokens."""
+    if cors.foreign_origin():
+        return {"error": "invalid_request",
+                "error_description": "The origin of this request is not registered "
+                                     "for this client."}, 400
     response = current_server().create_token_response()
     # Errors commit too: a replayed code or a reused refresh token revoked their family.
     commit()

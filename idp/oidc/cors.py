@@ -11,6 +11,7 @@ modules »):
   token and revocation, the access token's client at userinfo). Preflights
   (``OPTIONS``) name no client yet: they are answered for the origins of any
   active client, and the request itself is then checked against its client.
+  A token request from another origin is refused before anything is spent.
 
 No cookies cross origins (no ``Access-Control-Allow-Credentials``): these
 endpoints authenticate the client and the token, never the browser's session.
@@ -93,6 +94,16 @@ def _bearer_token() -> str | None:
     if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
         return request.form.get("access_token")
     return None
+
+
+def foreign_origin() -> bool:
+    """A page of an origin the named client did not register calls the token endpoint.
+
+    A form POST needs no preflight: without this check the IdP would redeem the
+    code (or rotate the refresh token) before the browser hid the answer from the
+    page, spending it for nothing. Server-side modules send no Origin."""
+    origin = request.headers.get("Origin")
+    return origin is not None and origin not in client_origins(_named_client())
 
 
 def add_headers(response: Response) -> Response:

@@ -72,11 +72,17 @@ def test_token_answers_are_readable_by_the_clients_own_origin(
     assert mine.headers["Access-Control-Allow-Origin"] == MODULE_ORIGIN
     assert "Origin" in mine.headers["Vary"]
 
-    # Another client's origin, or a stranger's, cannot read what this client gets.
-    for origin in ("https://other.example", STRANGER):
+    # Another client's origin, or a stranger's, cannot use this client's tokens: refused
+    # before the refresh token is spent (a form POST needs no preflight).
+    for origin in ("https://other.example", STRANGER, "null"):
         theirs = requests.post(live_server.url + "/token", timeout=10, headers={
             "Origin": origin}, data={**refresh, "refresh_token": mine.json()["refresh_token"]})
+        assert theirs.status_code == 400
+        assert theirs.json()["error"] == "invalid_request"
         assert "Access-Control-Allow-Origin" not in theirs.headers
+    still = requests.post(live_server.url + "/token", timeout=10, headers={
+        "Origin": MODULE_ORIGIN}, data={**refresh, "refresh_token": mine.json()["refresh_token"]})
+    assert still.status_code == 200
     # A confidential client named by HTTP Basic: its own origin only.
     basic = requests.post(live_server.url + "/token", timeout=10, auth=(
         other.client_id, other.secret), headers={"Origin": "https://other.example"},
