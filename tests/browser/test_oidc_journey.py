@@ -28,7 +28,7 @@ def test_login_sso_and_logout_across_two_modules(page, live_server, modules, mak
     page.get_by_role("button", name="Se connecter avec BonusEco").click()
     expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
     page.get_by_label("Identifiant").fill("jdupont")
-    page.get_by_label("Mot de passe").fill(STRONG_PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     expect(page).to_have_url(first.url + "/")
     expect(page.locator("#welcome")).to_contain_text("Vous êtes connecté avec BonusEco")
@@ -73,7 +73,7 @@ def test_form_post_reaches_the_module_as_a_post_under_the_csp(page, live_server,
     page.goto(live_server.url + authorize_url("form-post-module", redirect_uri=callback,
                                               response_mode="form_post", state="st-fp"))
     page.get_by_label("Identifiant").fill("jdupont")
-    page.get_by_label("Mot de passe").fill(STRONG_PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     expect(page.locator("body")).to_have_text("reçu")
     (request,) = [req for req, _resp in httpserver.log if req.path == "/callback"]

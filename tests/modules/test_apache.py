@@ -88,7 +88,7 @@ def log_in(page, module: ApacheModule, login: str, url: str = "/app/") -> None:
     page.goto(module.url + url)
     expect(page.get_by_role("heading", name=LOGIN_HEADING)).to_be_visible()
     page.get_by_label("Identifiant").fill(login)
-    page.get_by_label("Mot de passe").fill(STRONG_PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     expect(page).to_have_url(module.url + url)
     expect(page.locator("#welcome")).to_have_text("Vous êtes connecté avec BonusEco.")

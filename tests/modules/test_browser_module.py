@@ -96,7 +96,7 @@ def log_in_from(page, site: Site) -> None:
     page.get_by_role("button", name="Se connecter avec BonusEco").click()
     expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
     page.get_by_label("Identifiant").fill("jdupont")
-    page.get_by_label("Mot de passe").fill(STRONG_PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
 
 
@@ -211,7 +211,7 @@ def test_the_page_refuses_an_answer_it_did_not_ask_for_another_nonce_or_a_forged
     page.goto(live_server.url + authorize_url(
         CLIENT_ID, challenge, redirect_uri=site.url + "/", state="s-1", nonce="n-1"))
     page.get_by_label("Identifiant").fill("jdupont")
-    page.get_by_label("Mot de passe").fill(STRONG_PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     expect(page.locator("#error")).to_have_text("Jeton d'identité refusé (nonce).")
     expect(page.locator("#logged-in")).to_be_hidden()

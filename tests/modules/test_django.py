@@ -38,6 +38,9 @@ IDP_URL_SETTINGS = ("BONUSECO_ISSUER", "OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_O
                     "OIDC_OP_END_SESSION_ENDPOINT")
 
 
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+
+
 @pytest.fixture(scope="session")
 def django_app(tmp_path_factory):
     """The module's WSGI application, its tables in a SQLite file of the session."""
@@ -47,13 +50,23 @@ def django_app(tmp_path_factory):
         patch.setenv("DJANGO_SETTINGS_MODULE", SETTINGS)
         patch.setenv("DJANGO_MODULE_DATABASE",
                      str(tmp_path_factory.mktemp("django-module") / "django.sqlite3"))
+        patch.setenv(ASYNC_UNSAFE, "1")
         from examples.django_module.wsgi import application  # django.setup(), once
 
-    assert django.conf.settings.SETTINGS_MODULE == SETTINGS, "Django set up by another module"
-    from django.core.management import call_command
+        assert django.conf.settings.SETTINGS_MODULE == SETTINGS, \
+            "Django set up by another module"
+        from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+        call_command("migrate", verbosity=0)
     return application
+
+
+@pytest.fixture(autouse=True)
+def _sync_django_beside_playwright(monkeypatch):
+    """Playwright's sync API (the browser tests of this session) keeps an asyncio loop
+    running in the main thread; Django then refuses its ORM there, thinking it is in a
+    coroutine. The test's own Django calls are plain synchronous code: say so."""
+    monkeypatch.setenv(ASYNC_UNSAFE, "1")
 
 
 @pytest.fixture
