@@ -112,6 +112,9 @@ def test_reset_password_mails_a_provisional_and_the_old_one_still_works(
     (body,) = bodies(mailbox, "jdupont@example.test")
     provisional = mailbox.provisional_password("jdupont@example.test")
     assert provisional in body
+    # The mail names whom it is for: the person and the account.
+    assert body.startswith("Bonjour Jean Dupont,\n\n")
+    assert "pour votre compte BonusEco (jdupont) :" in body
     assert lands_on(login(app.test_client(), "jdupont", STRONG_PASSWORD)) == "/"
     assert lands_on(login(app.test_client(), "jdupont", provisional)) == "/password-change"
     (row,) = audit_rows("password.reset_sent")

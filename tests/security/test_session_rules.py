@@ -180,6 +180,21 @@ def test_activity_restarts_the_idle_timer(user):
     assert sessions.find_session(token, late + timedelta(minutes=30)) is None
 
 
+def test_activity_moves_only_its_own_session_and_never_back(user, make_user):
+    """One person's activity keeps no other session alive (another browser of theirs,
+    or anyone else's); a late write of an earlier instant does not move the timer back."""
+    _token, mine = open_at(user, START)
+    _token, my_other = open_at(user, START)
+    _token, theirs = open_at(make_user("mmartin"), START)
+    later = START + timedelta(minutes=20)
+    sessions.touch(mine.id, later)
+    assert stored(mine).last_seen_at == later
+    assert stored(my_other).last_seen_at == START
+    assert stored(theirs).last_seen_at == START
+    sessions.touch(mine.id, later - timedelta(minutes=5))  # a slower concurrent request
+    assert stored(mine).last_seen_at == later
+
+
 # --- a login made for one request ------------------------------------------------------------
 
 
