@@ -232,7 +232,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         SQLALCHEMY_DATABASE_URI=values["IDP_DATABASE_URL"],
         PASSWORD_HASH_PROFILE=values["IDP_PASSWORD_HASH_PROFILE"],
         RATELIMIT_STORAGE_URI=values["IDP_RATELIMIT_STORAGE_URI"],
-        RATELIMIT_HEADERS_ENABLED=True,
+        # No X-RateLimit headers: computing them asks the store again after the view,
+        # when the work may be committed (idp.extensions, docs/deployment.md « Redis »).
+        RATELIMIT_HEADERS_ENABLED=False,
         # The limiter store must answer: failing open would disable the
         # lockout's companion defence (docs/security.md, « Fail closed »).
         RATELIMIT_SWALLOW_ERRORS=False,

@@ -7,6 +7,7 @@ import secrets
 
 from flask import Flask
 from flask import render_template
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,6 +20,7 @@ from werkzeug.exceptions import InternalServerError
 
 from idp.database import rollback
 from idp.exceptions import IdpError
+from idp.extensions import limiter
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,8 @@ def _http_error(error: HTTPException):
     response = render_error(error.code or 500)
     if error.code == 405 and error.valid_methods:
         return response[0], 405, {"Allow": ", ".join(error.valid_methods)}
-    if error.code == 429:
-        retry = getattr(error, "retry_after", None)
-        return response[0], 429, ({"Retry-After": str(int(retry))} if retry else {})
+    if isinstance(error, RateLimitExceeded):
+        return response[0], 429, {"Retry-After": str(limiter.retry_after())}
     return response
 
 

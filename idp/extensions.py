@@ -1,5 +1,9 @@
 """Unbound extensions, bound to the application in ``create_app``."""
 
+import logging
+import time
+
+from flask import Flask
 from flask import g
 from flask import has_request_context
 from flask import request
@@ -31,7 +35,51 @@ def request_cache(name: str) -> dict:
     return g.setdefault(f"_idp_cache_{name}", {})
 
 
+log = logging.getLogger(__name__)
+# A 429's Retry-After when the store cannot say when the window frees up.
+DEFAULT_RETRY_AFTER_SECONDS = 60
+
+
+class _Limiter(Limiter):
+    """Flask-Limiter with nothing that can fail once the view has run.
+
+    Limits are checked, and counted, before the view (a store that does not
+    answer refuses the request there: 503, nothing done). After the view the
+    work may be committed (a rotated refresh token, a counted login failure):
+    a store that breaks then must not turn the answer into an error, so the
+    limits counted only on refusal (``deduct_when``) are counted here, and a
+    failure is logged instead of raised; no X-RateLimit header is computed
+    (``RATELIMIT_HEADERS_ENABLED`` off). docs/deployment.md, « Redis ».
+    """
+
+    def init_app(self, app: Flask) -> None:
+        super().init_app(app)
+        # Registered after Flask-Limiter's own hook, so it runs before it and leaves
+        # that hook nothing to count (Flask runs after-request hooks in reverse order).
+        app.after_request(self._count_refusals)
+
+    def _count_refusals(self, response):
+        deductions = self.context.conditional_deductions
+        for limit, args in list(deductions.items()):
+            try:
+                if limit.deduct_when(response):
+                    self.limiter.hit(limit.limit, *args, cost=limit.deduction_amount)
+            except Exception as exc:  # noqa: BLE001 (the answer is decided: log, go on)
+                log.warning("rate-limit refusal not counted: %s", type(exc).__name__)
+        deductions.clear()
+        return response
+
+    def retry_after(self) -> int:
+        """Seconds until the breached limit frees up (asked before any work: a 429)."""
+        current = self.current_limit
+        try:
+            return max(1, int(current.reset_at - time.time())) if current else \
+                DEFAULT_RETRY_AFTER_SECONDS
+        except Exception:  # noqa: BLE001 (the store failed meanwhile: a fixed delay)
+            return DEFAULT_RETRY_AFTER_SECONDS
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=client_ip)
+limiter = _Limiter(key_func=client_ip)

@@ -33,6 +33,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # mistake for another field, nothing that needs escaping in a header.
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 access_log = logging.getLogger("idp.access")
+# Where a request's id, endpoint and path wait for its access line (WSGI environ).
+_ENVIRON_KEY = "idp.logs"
 
 
 def request_id() -> str | None:
@@ -95,7 +97,9 @@ def request_id_from(given: str) -> str:
 
 def _assign_request_id() -> None:
     g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
-    g.logs_started_at = time.perf_counter()
+    # For the access line, written outside Flask (AccessLog) once the answer is known.
+    request.environ[_ENVIRON_KEY] = (
+        g.request_id, request.url_rule.endpoint if request.url_rule else None, request.path)
 
 
 def _return_request_id(response):
@@ -121,11 +125,36 @@ def access_line(method: str, path: str, endpoint: str | None, status: int,
     access_log.info("request", extra=extra)
 
 
-def _access_line(response):
-    access_line(request.method, request.path,
-                request.url_rule.endpoint if request.url_rule else None,
-                response.status_code, g.get("logs_started_at"), request.remote_addr)
-    return response
+class AccessLog:
+    """The access line of every answer Flask gives, written around Flask.
+
+    Outside Flask, it is written whatever happens on the way out: a hook that
+    fails after the view, an error page that fails in turn, an exception that
+    escapes Flask (logged as a 500 and raised again). Every 5xx has its line.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        answered = []
+
+        def record_status(status, headers, exc_info=None):
+            answered.append(int(status[:3]))
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, record_status)
+        except BaseException:
+            answered.append(500)
+            raise
+        finally:
+            request_id, endpoint, path = environ.get(
+                _ENVIRON_KEY, (None, None, environ.get("PATH_INFO", "")))
+            access_line(environ.get("REQUEST_METHOD", ""), path,
+                        endpoint, answered[-1] if answered else 500, started,
+                        environ.get("REMOTE_ADDR"), request_id)
 
 
 def init_app(app: Flask) -> None:
@@ -133,7 +162,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_return_request_id)
     if settings(app).env != "production":
         return
-    app.after_request(_access_line)
+    app.wsgi_app = AccessLog(app.wsgi_app)
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())

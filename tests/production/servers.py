@@ -142,12 +142,17 @@ class CuttableProxy:
             upstream_writer.transport.abort()
             return
         self._writers |= {writer, upstream_writer}
-        await asyncio.gather(self._pipe(reader, upstream_writer),
+        await asyncio.gather(self._pipe(reader, upstream_writer, self.to_target),
                              self._pipe(upstream_reader, writer))
 
-    async def _pipe(self, reader, writer) -> None:
+    def to_target(self, data: bytes) -> None:
+        """Called with each chunk sent to the target, before it is relayed."""
+
+    async def _pipe(self, reader, writer, watch=None) -> None:
         try:
             while data := await reader.read(65536):
+                if watch is not None:
+                    watch(data)
                 writer.write(data)
                 await writer.drain()
         except OSError:
@@ -183,3 +188,29 @@ class CuttableProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
+
+
+class CommitWatcher(CuttableProxy):
+    """A relay to PostgreSQL that runs an action when the next ``COMMIT`` goes by.
+
+    psycopg sends ``COMMIT`` as a simple query; ``arm(action)`` runs ``action``
+    once, before that query reaches the server: what the action breaks is broken
+    from the commit to the answer.
+    """
+
+    COMMIT = b"COMMIT\x00"
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
+        super().__init__(target_port, target_host)
+        self._action = None
+        self.fired = threading.Event()
+
+    def arm(self, action) -> None:
+        self.fired.clear()
+        self._action = action
+
+    def to_target(self, data: bytes) -> None:
+        if self._action is not None and self.COMMIT in data:
+            action, self._action = self._action, None
+            action()
+            self.fired.set()
