@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -166,6 +167,17 @@ def rollback() -> None:
         db.session.rollback()
     except SQLAlchemyError:
         db.session.remove()
+
+
+def answers() -> bool:
+    """The database answers a trivial query (readiness, the ``/metrics`` gauge)."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    finally:
+        rollback()  # discards the session when the connection is dead
+    return True
 
 
 @event.listens_for(Session, "after_commit")

@@ -69,6 +69,13 @@ class _Limiter(Limiter):
         deductions.clear()
         return response
 
+    def store_answers(self) -> bool:
+        """The store answers (memory:// always does; Redis must answer a PING)."""
+        try:
+            return bool(self.storage.check())
+        except Exception:  # noqa: BLE001 (any failure of the store means it does not answer)
+            return False
+
     def retry_after(self) -> int:
         """Seconds until the breached limit frees up (asked before any work: a 429)."""
         current = self.current_limit

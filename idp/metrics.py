@@ -32,9 +32,12 @@ from prometheus_client import Counter
 from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
+from prometheus_client.core import GaugeMetricFamily
 
+from idp import database
 from idp.database import after_commit
 from idp.extensions import client_ip
+from idp.extensions import limiter
 from idp.settings import settings
 
 LOGINS = Counter("idp_logins", "Password logins by outcome.", ["outcome"])
@@ -107,6 +110,22 @@ def is_allowed() -> bool:
     return any(address in network for network in settings().metrics_allowed_networks)
 
 
+class Dependencies:
+    """``idp_dependency_up``, measured when scraped by the process that answers.
+
+    The rate-limit store (Redis) is shared by every host: it is watched here and
+    in ``/healthz?details``, not in readiness (docs/deployment.md).
+    """
+
+    def collect(self):
+        gauge = GaugeMetricFamily("idp_dependency_up",
+                                  "Whether a dependency answers this process (1) or not (0).",
+                                  labels=["dependency"])
+        gauge.add_metric(["database"], float(database.answers()))
+        gauge.add_metric(["ratelimit"], float(limiter.store_answers()))
+        yield gauge
+
+
 bp = Blueprint("metrics", __name__)
 
 
@@ -120,7 +139,10 @@ def metrics():
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    measured_now = CollectorRegistry()
+    measured_now.register(Dependencies())
+    return Response(generate_latest(registry) + generate_latest(measured_now),
+                    mimetype=CONTENT_TYPE_LATEST)
 
 
 def init_app(app: Flask) -> None:

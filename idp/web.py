@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from alembic.script import ScriptDirectory
 from flask import Blueprint
 from flask import Flask
+from flask import current_app
+from flask import request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from idp import database
+from idp import metrics
 from idp.database import rollback
 from idp.extensions import db
 from idp.extensions import limiter
@@ -34,33 +39,49 @@ health = Blueprint("health", __name__)
 
 @health.get("/healthz")
 def healthz():
-    """Process alive."""
-    return {"status": "ok"}
+    """Process alive; with ``?details``, each dependency as this process sees it."""
+    if "details" not in request.args or not metrics.is_allowed():
+        return {"status": "ok"}
+    found = {"database": database.answers(), "ratelimit": limiter.store_answers()}
+    found["migrations"] = found["database"] and _schema_is_current()
+    return {"status": "ok",
+            "dependencies": {name: "ok" if ok else "down" for name, ok in found.items()}}
 
 
 @health.get("/readyz")
 def readyz():
-    """Database and rate-limit store reachable; 503 names which is not."""
-    checks = {"database": _database_ok(), "ratelimit": _ratelimit_ok()}
+    """Whether this process can serve: its database answers, at the code's schema.
+
+    The rate-limit store is not part of it: it is shared by every host, and
+    while it is down the pages that need it answer 503 on every host alike,
+    while discovery, JWKS, userinfo and SSO logins still work (docs/deployment.md,
+    « Health, logs and metrics »).
+    """
+    checks = {"database": database.answers()}
+    checks["migrations"] = checks["database"] and _schema_is_current()
     ready = all(checks.values())
     body = {"status": "ready" if ready else "unavailable",
             "checks": {name: "ok" if ok else "down" for name, ok in checks.items()}}
     return body, 200 if ready else 503
 
 
-def _database_ok() -> bool:
+def _schema_is_current() -> bool:
+    """The database is at the migration heads this code was written for."""
     try:
-        db.session.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+        found = set(db.session.execute(text("SELECT version_num FROM alembic_version"))
+                    .scalars())
+    except SQLAlchemyError:  # no alembic_version table: never migrated
         return False
     finally:
-        rollback()  # discards the session when the connection is dead
-    return True
+        rollback()
+    return found == _schema_heads()
 
 
-def _ratelimit_ok() -> bool:
-    """The limiter's store answers (memory:// always does; Redis must answer a PING)."""
-    try:
-        return bool(limiter.storage.check())
-    except Exception:  # noqa: BLE001 (any failure of the store means not ready)
-        return False
+def _schema_heads() -> set[str]:
+    """The heads of migrations/, read once per process (Alembic imports every file)."""
+    heads = current_app.extensions.get("idp_schema_heads")
+    if heads is None:
+        config = current_app.extensions["migrate"].migrate.get_config()
+        heads = current_app.extensions["idp_schema_heads"] = set(
+            ScriptDirectory.from_config(config).get_heads())
+    return heads

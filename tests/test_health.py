@@ -13,7 +13,26 @@ from tests.conftest import page_text
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     assert client.get("/readyz").get_json() == {
-        "status": "ready", "checks": {"database": "ok", "ratelimit": "ok"}}
+        "status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+    assert client.get("/healthz?details").get_json() == {"status": "ok", "dependencies": {
+        "database": "ok", "ratelimit": "ok", "migrations": "ok"}}
+
+
+def test_health_details_are_for_the_metrics_readers_only(client):
+    stranger = client.get("/healthz?details", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert stranger.get_json() == {"status": "ok"}
+
+
+def test_readyz_refuses_a_database_behind_the_code(client):
+    from sqlalchemy import text
+
+    from idp.database import commit
+
+    db.session.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    commit()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"] == {"database": "ok", "migrations": "down"}
 
 
 @pytest.fixture
@@ -26,7 +45,7 @@ def test_readyz_reports_an_unreachable_database(broken_database_app):
     response = broken_database_app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json() == {
-        "status": "unavailable", "checks": {"database": "down", "ratelimit": "ok"}}
+        "status": "unavailable", "checks": {"database": "down", "migrations": "down"}}
     assert broken_database_app.test_client().get("/healthz").status_code == 200
 
 
@@ -52,10 +71,16 @@ def redis_down_app(app_environ):
         db.engine.dispose()
 
 
-def test_readyz_reports_an_unreachable_rate_limit_store(redis_down_app):
-    response = redis_down_app.test_client().get("/readyz")
-    assert response.status_code == 503
-    assert response.get_json()["checks"] == {"database": "ok", "ratelimit": "down"}
+def test_an_unreachable_rate_limit_store_is_a_detail_not_unreadiness(redis_down_app):
+    client = redis_down_app.test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"] == {"database": "ok", "migrations": "ok"}
+    details = client.get("/healthz?details").get_json()["dependencies"]
+    assert details == {"database": "ok", "ratelimit": "down", "migrations": "ok"}
+    metrics = client.get("/metrics").text
+    assert 'idp_dependency_up{dependency="ratelimit"} 0.0' in metrics
+    assert 'idp_dependency_up{dependency="database"} 1.0' in metrics
 
 
 def test_login_is_refused_not_unlimited_without_the_rate_limit_store(redis_down_app):
