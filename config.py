@@ -94,6 +94,9 @@ VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_SESSION_IDLE_MINUTES": (30, _POSITIVE),
     "IDP_SESSION_MAX_HOURS": (12, _POSITIVE),
     "IDP_PROXY_HOPS": (0, _int_between(0)),
+    # The direct peers whose forwarded headers IDP_PROXY_HOPS believes: a client that
+    # reaches gunicorn directly cannot choose its address (docs/deployment.md).
+    "IDP_TRUSTED_PROXIES": (_networks("127.0.0.0/8,::1/128"), _networks),
     "IDP_KEYS_REFRESH_SECONDS": (5, _int_between(0, 300)),
     # Shared Redis: each deployment (or test) counts under its own prefix.
     "IDP_RATELIMIT_KEY_PREFIX": ("idp", _str),

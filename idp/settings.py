@@ -62,6 +62,7 @@ class Settings:
     ratelimit_token: str
     # Operations
     proxy_hops: int
+    trusted_proxies: tuple  # ip_network objects: the direct peers ProxyFix believes
     keys_refresh_seconds: int
     metrics_allowed_networks: tuple
     metrics_token: str = field(repr=False)

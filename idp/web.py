@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from alembic.script import ScriptDirectory
 from flask import Blueprint
 from flask import Flask
@@ -26,11 +28,40 @@ def _page_globals() -> dict:
     }
 
 
+class TrustedProxyFix:
+    """ProxyFix for the requests whose direct peer is a trusted proxy, and only those.
+
+    ProxyFix believes the last ``hops`` entries of X-Forwarded-For from anyone: a
+    client reaching gunicorn directly would choose its own address (and read
+    /metrics by claiming 127.0.0.1, or escape its rate limit). docs/deployment.md,
+    « Reverse proxy, TLS and IDP_PROXY_HOPS ».
+    """
+
+    def __init__(self, wsgi_app, hops: int, trusted: tuple):
+        self.direct = wsgi_app
+        self.through_proxy = ProxyFix(wsgi_app, x_for=hops, x_proto=hops, x_host=0)
+        self.trusted = trusted
+
+    def __call__(self, environ, start_response):
+        if is_in(environ.get("REMOTE_ADDR"), self.trusted):
+            return self.through_proxy(environ, start_response)
+        return self.direct(environ, start_response)
+
+
+def is_in(address: str | None, networks: tuple) -> bool:
+    """Whether an address (as the socket gives it) belongs to one of ``networks``."""
+    try:
+        parsed = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
+
+
 def init_app(app: Flask) -> None:
     hops = settings(app).proxy_hops
     if hops:
         # Only the configured number of trusted proxies is believed (docs/deployment.md).
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, hops, settings(app).trusted_proxies)
     app.context_processor(_page_globals)
 
 

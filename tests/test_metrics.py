@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
+
 import pytest
 from prometheus_client import REGISTRY
 
 from idp import audit
 from idp.extensions import db
+from tests.conftest import HTTP_TIMEOUT
 from tests.conftest import STRONG_PASSWORD
+from tests.conftest import LiveServer
 from tests.conftest import login
 
 METRICS_TOKEN = "m" * 20 + "etrics-token-0123456789"
@@ -95,3 +99,38 @@ def test_request_latency_is_observed_by_endpoint(client):
     client.get("/no-such-page")
     assert sample("idp_request_duration_seconds_count", endpoint="unmatched") == unmatched + 1
     assert sample("idp_request_duration_seconds_count", endpoint="health.healthz") == before + 1
+
+
+def get_metrics_from(server, source: str, forwarded_for: str) -> int:
+    """GET /metrics over real HTTP from a loopback ``source`` address, claiming a client."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=HTTP_TIMEOUT,
+                                            source_address=(source, 0))
+    try:
+        connection.request("GET", "/metrics", headers={"X-Forwarded-For": forwarded_for})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def behind_a_proxy(app_environ):
+    """gunicorn reachable directly, the proxy at 127.0.0.3, Prometheus at 127.0.0.1."""
+    from idp import create_app
+    from tests.conftest import TEST_OVERRIDES
+
+    app_environ.update(IDP_PROXY_HOPS="1", IDP_TRUSTED_PROXIES="127.0.0.3",
+                       IDP_METRICS_ALLOWED_NETWORKS="127.0.0.1")
+    app = create_app(dict(TEST_OVERRIDES), environ=app_environ)
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_forwarded_address_opens_the_metrics_only_through_the_trusted_proxy(behind_a_proxy):
+    # Straight to gunicorn, claiming Prometheus's address: not believed.
+    assert get_metrics_from(behind_a_proxy, "127.0.0.2", "127.0.0.1") == 404
+    # Through the proxy, which appended the real client's address.
+    assert get_metrics_from(behind_a_proxy, "127.0.0.3", "127.0.0.1") == 200
+    assert get_metrics_from(behind_a_proxy, "127.0.0.3", "127.0.0.1, 127.0.0.2") == 404

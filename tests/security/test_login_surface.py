@@ -61,7 +61,8 @@ def test_login_02_an_unknown_identifier_costs_the_argon2_work_of_a_wrong_passwor
 def app_environ(app_environ, request):
     app_environ.update(IDP_RATELIMIT_LOGIN="3/minute",
                        IDP_RATELIMIT_LOGIN_IDENTIFIER="1000/minute",
-                       IDP_PROXY_HOPS=str(getattr(request, "param", 0)))
+                       IDP_PROXY_HOPS=str(getattr(request, "param", 0)),
+                       IDP_TRUSTED_PROXIES="10.0.0.2")  # the proxy of the one-proxy case
     return app_environ
 
 
