@@ -27,6 +27,8 @@ from pathlib import Path
 
 from flask import render_template
 
+from idp.clock import fr_date
+from idp.clock import fr_datetime
 from idp.clock import utcnow
 from idp.database import after_commit
 from idp.extensions import db
@@ -37,7 +39,12 @@ log = logging.getLogger(__name__)
 
 
 def compose(to: str, template: str, **context) -> EmailMessage:
-    """Build a mail from ``templates/mail/<template>.txt``; its first line is the subject."""
+    """Build a mail from ``templates/mail/<template>.txt``; its first line is the subject.
+
+    Times are written with ``fr_datetime`` and ``fr_date``: in Paris time, as the pages
+    show them (``idp.clock``), never the UTC the database keeps.
+    """
+    context.update(fr_datetime=fr_datetime, fr_date=fr_date)
     context.setdefault("phone", settings().assistance_phone)
     context.setdefault("manual_url", settings().manual_url)
     context.setdefault("issuer", settings().issuer)

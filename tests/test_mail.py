@@ -6,8 +6,12 @@ import email
 import email.policy
 import re
 import sqlite3
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import text
@@ -81,6 +85,48 @@ def test_without_smtp_mails_are_eml_files_in_the_outbox(runner, outbox):
     # starts again with it): the mail must not say it works only once.
     assert "jusqu'à ce que vous ayez choisi votre mot de passe personnel" in password
     assert "qu'une fois" not in password
+
+
+# Times in mails are Paris time, as on the pages (docs/accessibility.md, « Times »): the
+# agency's users read « 00:30 », not the UTC the database keeps.
+SUMMER_EVENING = datetime(2026, 7, 4, 22, 30, tzinfo=UTC)  # 5 July, 00:30 in Paris (UTC+2)
+WINTER_MORNING = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)  # 09:00 in Paris (UTC+1)
+
+
+def test_the_welcome_password_mail_gives_its_expiry_in_paris_time(runner, outbox):
+    with time_machine.travel(SUMMER_EVENING, tick=False):
+        result = runner.invoke(args=CREATE)
+
+    assert result.exit_code == 0, result.output
+    [password] = [body(m) for m in read_outbox(outbox) if "Mot de passe provisoire :" in body(m)]
+    # 72 hours later: 7 July 22:30 UTC, 8 July 00:30 in Paris.
+    assert "jusqu'au 08/07/2026 à 00:30 (heure de Paris)." in password
+    assert "UTC" not in password
+
+
+def test_a_reset_password_mail_gives_its_expiry_in_paris_time(runner, outbox, make_user):
+    with time_machine.travel(WINTER_MORNING, tick=False):
+        make_user("mmartin")
+        result = runner.invoke(args=["users", "reset-password", "mmartin"])
+
+    assert result.exit_code == 0, result.output
+    [message] = read_outbox(outbox)
+    assert message["Subject"] == "BonusEco — votre nouveau mot de passe provisoire"
+    assert "jusqu'au 18/01/2026 à 09:00 (heure de Paris)." in body(message)
+    assert "UTC" not in body(message)
+
+
+def test_the_expiry_reminder_gives_the_day_in_paris(runner, outbox, make_user):
+    changed_at = datetime(2026, 5, 1, 23, 30, tzinfo=UTC)  # 2 May, 01:30 in Paris
+    with time_machine.travel(changed_at, tick=False) as clock:
+        make_user("mmartin", changed_days_ago=0)
+        # 90 days later: 30 July 23:30 UTC, which is 31 July in Paris.
+        clock.move_to(changed_at + timedelta(days=75))
+        result = runner.invoke(args=["notify-expiring"])
+
+    assert result.exit_code == 0, result.output
+    [message] = read_outbox(outbox)
+    assert "expire le\n31/07/2026, dans 15 jours." in body(message)
 
 
 def test_mails_are_sent_only_after_the_commit(runner, outbox, app, monkeypatch):

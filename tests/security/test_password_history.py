@@ -76,7 +76,7 @@ def test_the_change_ends_the_other_sessions_records_it_and_mails_the_owner(
     assert notice["Subject"] == "BonusEco — votre mot de passe a été changé"
     body = mailbox.body(notice)
     assert "Bonjour Jean Dupont," in body
-    assert "(jdupont) a été changé le\n02/03/2026 à 09:05 (UTC)" in body
+    assert "(jdupont) a été changé le\n02/03/2026 à 10:05 (heure de Paris)" in body
     assert CHOSEN[0] not in body
     assert mailbox.to("pmartin@example.test") == []
 
