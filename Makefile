@@ -34,11 +34,16 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(STATIC_DSFR)/.stamp: node_modules/.stamp
+$(STATIC_DSFR)/.stamp: node_modules/.stamp Makefile
 	rm -rf $(STATIC_DSFR) && mkdir -p $(STATIC_DSFR)
 	cp $(DSFR)/dsfr.min.css $(DSFR)/dsfr.module.min.js $(DSFR)/dsfr.nomodule.min.js $(STATIC_DSFR)/
 	mkdir -p $(STATIC_DSFR)/utility && cp $(DSFR)/utility/utility.min.css $(STATIC_DSFR)/utility/
 	cp -r $(DSFR)/fonts $(DSFR)/favicon $(DSFR)/icons $(STATIC_DSFR)/
+	@# The pictograms of the display settings (templates/_macros/layout.html), and no other.
+	mkdir -p $(STATIC_DSFR)/artwork/pictograms/environment $(STATIC_DSFR)/artwork/pictograms/system
+	cp $(DSFR)/artwork/pictograms/environment/sun.svg $(DSFR)/artwork/pictograms/environment/moon.svg \
+		$(STATIC_DSFR)/artwork/pictograms/environment/
+	cp $(DSFR)/artwork/pictograms/system/system.svg $(STATIC_DSFR)/artwork/pictograms/system/
 	touch $@
 
 # French voice files of the audio captcha, generated with espeak-ng.

@@ -72,6 +72,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
 
 def _register_blueprints(app: Flask) -> None:
     """Every route of the IdP, by module: "where is this URL?" is answered here."""
+    from idp import legal
     from idp import metrics
     from idp import web
     from idp.assistance import actions as assistance_actions
@@ -102,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
         assistance_views.bp,    # /assistance/, /assistance/accounts/<login>
         assistance_actions.bp,  # /assistance/accounts/<login>/<action>, habilitations
         assistance_creation.bp,  # /assistance/new-account, /assistance/import
+        legal.bp,               # /legal/accessibility, notice, personal-data, cookies (footer)
     )
     for blueprint in pages:
         app.register_blueprint(blueprint)

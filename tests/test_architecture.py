@@ -28,7 +28,7 @@ LAYERS = (
     ("pages and commands", ("idp.auth", "idp.auth.*", "idp.assistance", "idp.assistance.*",
                             "idp.oidc.views", "idp.oidc.api", "idp.oidc.logout",
                             "idp.oidc.documents", "idp.cli", "idp.cli.*", "idp.errors",
-                            "idp.input_filter", "idp.web", "idp.captcha_voices")),
+                            "idp.input_filter", "idp.web", "idp.legal", "idp.captcha_voices")),
     ("application", ("idp", "idp.oidc.server")),
 )
 

@@ -96,20 +96,27 @@ def authorization_url(rp: Client, state: str, nonce: str, **extra) -> tuple[str,
 
 
 class AutoPostForm(HTMLParser):
-    """The form of a form_post answer: its action, method and fields."""
+    """The form of a form_post answer: its action, method and the fields a browser posts,
+    those inside the form (the page's frame has inputs of its own: the display settings)."""
 
     def __init__(self, page: str):
         super().__init__()
         self.action = self.method = None
         self.fields: dict[str, str] = {}
+        self.in_form = False
         self.feed(page)
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         if tag == "form":
             self.action, self.method = attributes.get("action"), attributes.get("method")
-        elif tag == "input" and attributes.get("name"):
+            self.in_form = True
+        elif tag == "input" and self.in_form and attributes.get("name"):
             self.fields[attributes["name"]] = attributes.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.in_form = False
 
 
 def log_in(browser: Browser, rp: Client, login: str = "jdupont") -> Login:
