@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from idp import clock
 from idp.extensions import db
 from idp.models import AuditEvent
 from idp.models import User
 from idp.security.password_change import expiry_of
 
-PARIS = ZoneInfo("Europe/Paris")
 HISTORY_SIZE = 50
 # Audit details worth showing to an operator, with their French names.
 SHOWN_DETAILS = {"reason": "motif", "habilitation": "habilitation", "profile": "profil",
@@ -66,9 +65,29 @@ OUTCOMES = {"success": ("Réussite", "success"), "failure": ("Échec", "error"),
 
 def fr_datetime(value: datetime | None) -> str:
     """« 14/03/2026 à 09:05 », in Paris time (the agency's), or « — »."""
-    if value is None:
-        return "—"
-    return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+    return "—" if value is None else clock.fr_datetime(value)
+
+
+def plural(count: int, singular: str, several: str) -> str:
+    """« 1 jour », « 3 jours »: French puts 0 and 1 in the singular."""
+    return f"{count} {singular if count < 2 else several}"
+
+
+def days_ago(moment: datetime, now: datetime) -> str:
+    """« aujourd'hui », « il y a 1 jour », « il y a 12 jours »: calendar days in Paris."""
+    days = (now.astimezone(clock.PARIS).date() - moment.astimezone(clock.PARIS).date()).days
+    return "aujourd'hui" if days <= 0 else f"il y a {plural(days, 'jour', 'jours')}"
+
+
+def lock_state(user: User, now: datetime) -> str:
+    """« jusqu'au 14/03/2026 à 09:25 », or « aucun » with the failures counting towards one."""
+    if user.is_locked(now):
+        return f"jusqu'au {fr_datetime(user.locked_until)}"
+    # A lock that is over restarts the count at the next attempt (idp.security.lockout).
+    failures = 0 if user.locked_until is not None else user.failed_attempts or 0
+    if not failures:
+        return "aucun"
+    return f"aucun ({plural(failures, 'échec', 'échecs')} de connexion à la suite)"
 
 
 @dataclass
@@ -120,13 +139,12 @@ def facts(user: User, now: datetime) -> list[tuple[str, str]]:
     """The dated details behind the badges, as (label, value) lines."""
     expires = expiry_of(user)
     changed = user.password_changed_at
-    age = f" (il y a {(now - changed).days} jour(s))" if changed else ""
+    age = f" ({days_ago(changed, now)})" if changed else ""
     provisional = "aucun"
     if user.is_provisional and user.provisional_expires_at:
         provisional = f"valable jusqu'au {fr_datetime(user.provisional_expires_at)}"
     return [
-        ("Verrouillé jusqu'au", fr_datetime(user.locked_until) if user.is_locked(now)
-         else f"non verrouillé ({user.failed_attempts} échec(s) en cours)"),
+        ("Verrouillage", lock_state(user, now)),
         ("Mot de passe provisoire", provisional),
         ("Mot de passe choisi le", fr_datetime(changed) + age if changed
          else "jamais (première connexion à faire)"),

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("assistance", __name__, url_prefix="/assistance")
 bp.add_app_template_filter(status.fr_datetime, "fr_datetime")
+bp.add_app_template_global(status.plural, "plural")
 
 bp.before_request(console.require_operator)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 from datetime import timedelta
 
@@ -95,7 +96,7 @@ def test_import_reports_each_line_and_creates_only_the_good_ones(console, mailbo
     response = upload(console, CSV)
     assert response.status_code == 200
     text = page_text(response)
-    assert "2 compte(s) créé(s), 5 ligne(s) refusée(s)" in text
+    assert "2 comptes créés, 5 lignes refusées" in text
     for fragment in ("Identifiant invalide « Mauvais Login »", "Adresse électronique invalide",
                      "Habilitation inconnue « inconnue »", "ligne de commande",
                      "L'identifiant « aleroux » existe déjà"):
@@ -148,7 +149,7 @@ def test_the_account_page_shows_status_habilitations_sessions_history(
               secret_question=None, secret_answer_hash=None)
     text = page_text(console.get("/assistance/accounts/jdupont"))
     for fragment in ("Actif", "Question secrète renseignée", "73282932000074",
-                     "jdupont@example.test", "Mot de passe choisi le", "il y a 1 jour(s)",
+                     "jdupont@example.test", "Mot de passe choisi le", "il y a 1 jour",
                      "Mot de passe expire le", "Dernière connexion", "Bonus Eco (bonuseco)",
                      "Valide", "Sessions ouvertes", "Connexion réussie", "Échec de connexion",
                      "Compte créé", "motif : fixture"):
@@ -159,6 +160,60 @@ def test_the_account_page_shows_status_habilitations_sessions_history(
     locked = page_text(console.get("/assistance/accounts/locked"))
     assert "Verrouillé jusqu'au" in locked
     assert "Question secrète non renseignée" in locked
+
+
+def account_status(console, login: str) -> dict[str, str]:
+    """The « État du compte » lines of an account page, label -> value, as they read."""
+    text = page_text(console.get(f"/assistance/accounts/{login}"))
+    status = text[text.index('id="account-status"'):]
+    status = status[:status.index("</dl>")]
+    return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", status))
+
+
+def test_the_account_status_reads_as_plain_french(console, make_user):
+    make_user("today", changed_days_ago=0)
+    make_user("yesterday", changed_days_ago=1, failed_attempts=1)
+    make_user("twelve", changed_days_ago=12, failed_attempts=2)
+    make_user("locked", failed_attempts=3, locked_until=utcnow() + timedelta(minutes=20))
+    # A lock that is over: the next attempt starts the count again (docs/flows.md).
+    make_user("unlocked", failed_attempts=3, locked_until=utcnow() - timedelta(minutes=1))
+
+    today = account_status(console, "today")
+    assert today["Mot de passe choisi le"].endswith("(aujourd'hui)")
+    assert today["Verrouillage"] == "aucun"
+    yesterday = account_status(console, "yesterday")
+    assert yesterday["Mot de passe choisi le"].endswith("(il y a 1 jour)")
+    assert yesterday["Verrouillage"] == "aucun (1 échec de connexion à la suite)"
+    twelve = account_status(console, "twelve")
+    assert twelve["Mot de passe choisi le"].endswith("(il y a 12 jours)")
+    assert twelve["Verrouillage"] == "aucun (2 échecs de connexion à la suite)"
+    assert re.fullmatch(r"jusqu'au \d\d/\d\d/\d{4} à \d\d:\d\d",
+                        account_status(console, "locked")["Verrouillage"])
+    assert account_status(console, "unlocked")["Verrouillage"] == "aucun"
+    for account in ("today", "yesterday", "twelve", "locked", "unlocked"):
+        text = page_text(console.get(f"/assistance/accounts/{account}"))
+        for clumsy in ("jour(s)", "échec(s)", "non verrouillé", "Verrouillé jusqu'au :"):
+            assert clumsy not in text, (account, clumsy)
+
+
+def test_search_and_import_counts_agree_with_their_number(console, make_user):
+    make_user("jdupont")
+    assert "1 compte trouvé" in page_text(console.get("/assistance/?q=jdupont"))
+    make_user("jdupond")
+    assert "2 comptes trouvés" in page_text(console.get("/assistance/?q=jdupon"))
+
+
+def test_the_account_tables_scroll_inside_a_focusable_dsfr_frame(console, make_user, app):
+    make_user("jdupont")
+    login(app.test_client(), "jdupont", STRONG_PASSWORD)  # an open session and its history
+    text = page_text(console.get("/assistance/accounts/jdupont"))
+    for table in ("account-habilitations", "account-sessions", "account-history"):
+        frame = text[text.index(f'id="{table}"'):]
+        frame = frame[:frame.index("<table>")]
+        assert 'class="fr-table__wrapper"' in frame, table
+        assert (f'class="fr-table__container" tabindex="0" role="region" '
+                f'aria-labelledby="{table}-caption"') in frame, table
+    assert '<h1 class="idp-value">Compte jdupont</h1>' in text
 
 
 def test_a_pending_provisional_password_is_shown_with_its_expiry(console, make_user):
@@ -217,4 +272,4 @@ def test_ops_02_a_login_completes_while_the_console_imports(app, console, make_u
     assert response.status_code == 303, page_text(response)
     # The login finished while the console's import waited, not after it.
     assert pause.went_on_signal is True
-    assert "2 compte(s) créé(s), 5 ligne(s) refusée(s)" in page_text(responses[0])
+    assert "2 comptes créés, 5 lignes refusées" in page_text(responses[0])
