@@ -93,6 +93,11 @@ VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_CAPTCHA_FIXED_TEXT": ("", _str),
     "IDP_SESSION_IDLE_MINUTES": (30, _POSITIVE),
     "IDP_SESSION_MAX_HOURS": (12, _POSITIVE),
+    # PostgreSQL: a statement (or a wait for a lock) that takes longer is cancelled and
+    # the request answers 503 at once instead of holding a worker (docs/deployment.md).
+    # 0 lifts the limit (a long migration or purge run by hand).
+    "IDP_DB_STATEMENT_TIMEOUT_MS": (5000, _int_between(0)),
+    "IDP_DB_LOCK_TIMEOUT_MS": (3000, _int_between(0)),
     "IDP_PROXY_HOPS": (0, _int_between(0)),
     # The direct peers whose forwarded headers IDP_PROXY_HOPS believes: a client that
     # reaches gunicorn directly cannot choose its address (docs/deployment.md).

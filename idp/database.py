@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from config import create_private_file
 from idp.extensions import db
+from idp.settings import settings
 
 
 def engine_options(uri: str) -> dict:
@@ -36,15 +37,18 @@ def engine_options(uri: str) -> dict:
 
     PostgreSQL: pre-ping so that connections killed by a restart are replaced
     without restarting the IdP, and a short connect timeout so that an
-    unreachable server gives the 503 page quickly instead of holding workers.
+    unreachable server gives the 503 page quickly instead of holding workers
+    (the statement and lock timeouts: ``_configure_postgresql``).
     Both: statement parameters (hashes, identifiers) never appear in error
     messages, hence never in logs.
     """
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False},
                 "hide_parameters": True}
+    # tcp_user_timeout (ms): a server host that vanished without a reset (no ACK of what
+    # was sent) fails the request within seconds instead of TCP's 15 minutes.
     return {"pool_pre_ping": True, "hide_parameters": True,
-            "connect_args": {"connect_timeout": 5}}
+            "connect_args": {"connect_timeout": 5, "tcp_user_timeout": 10000}}
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -105,12 +109,34 @@ def _create_private_database(database: str | None) -> None:
         os.close(descriptor)
 
 
+def _configure_postgresql(engine: Engine, statement_ms: int, lock_ms: int) -> None:
+    """Statement and lock timeouts of every connection, set once when it opens.
+
+    A PostgreSQL that stops answering (a stuck query, a lock held elsewhere) would
+    hold the request until gunicorn kills the worker (30 s); cancelled by the
+    server, the statement fails at once and the request answers 503
+    (docs/deployment.md, « PostgreSQL »).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, connection_record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, false),"
+                           " set_config('lock_timeout', %s, false)",
+                           (str(statement_ms), str(lock_ms)))
+        dbapi_connection.commit()  # a SET in a rolled-back transaction is undone
+
+
 def init_app(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _create_private_database(engine.url.database)
             _configure_sqlite(engine)
+        elif engine.dialect.name == "postgresql":
+            found = settings(app)
+            _configure_postgresql(engine, found.db_statement_timeout_ms,
+                                  found.db_lock_timeout_ms)
     _ENGINES.add(engine)
 
 

@@ -61,6 +61,8 @@ class Settings:
     ratelimit_forgot_password: str
     ratelimit_token: str
     # Operations
+    db_statement_timeout_ms: int  # PostgreSQL statement_timeout; 0: none
+    db_lock_timeout_ms: int  # PostgreSQL lock_timeout; 0: none
     proxy_hops: int
     trusted_proxies: tuple  # ip_network objects: the direct peers ProxyFix believes
     keys_refresh_seconds: int

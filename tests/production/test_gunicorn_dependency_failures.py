@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
+import psycopg
 import pytest
 import requests
+from sqlalchemy import text
 
+from idp.extensions import db
 from tests import backends
 from tests.conftest import STRONG_PASSWORD
+from tests.conftest import short_transaction
 from tests.production.conftest import PG_ADMIN_URL
 from tests.production.conftest import REDIS_URL
 from tests.production.flows import TIMEOUT
@@ -130,3 +135,35 @@ def test_redis_lost_at_the_commit_of_a_login_failure_still_shows_the_refusal(
     logged = access_lines(server)
     assert logged[request_id]["status"] == 200
     assert "rate-limit refusal not counted" in server.log_path.read_text()
+
+
+# --- a database that stops answering without refusing ------------------------------------
+
+
+def test_the_statement_and_lock_timeouts_reach_every_connection(app):
+    with short_transaction():
+        found = [db.session.execute(text(f"SHOW {name}")).scalar()
+                 for name in ("statement_timeout", "lock_timeout")]
+    assert found == ["5s", "3s"]  # the defaults of IDP_DB_STATEMENT_TIMEOUT_MS, ..._LOCK_...
+
+
+def test_a_frozen_database_answers_a_fast_503_with_its_access_line(
+        start_gunicorn, pg_url, make_user, make_module):
+    make_user("frozen")
+    module = make_module()
+    # The statement timeout alone: a wait for a lock counts as the statement's time.
+    server = start_gunicorn(IDP_DB_STATEMENT_TIMEOUT_MS="1000", IDP_DB_LOCK_TIMEOUT_MS="0")
+    browser = sign_in(server.url, "frozen", STRONG_PASSWORD)
+    first = redeem(server.url, module, *get_code(server.url, browser, module)).json()
+    answers = Answers()
+    with psycopg.connect(backends.psycopg_url(pg_url)) as holder:
+        holder.execute("LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE")  # until rollback
+        started = time.monotonic()
+        frozen = refresh(answers, server, module, first["refresh_token"])
+        waited = time.monotonic() - started
+        holder.rollback()
+    assert frozen.status_code == 503
+    assert waited < 10, waited  # not gunicorn's 30 s
+    answers.assert_logged(server)
+    # Nothing was spent: the same refresh token rotates once the lock is gone.
+    assert refresh(answers, server, module, first["refresh_token"]).status_code == 200
