@@ -18,6 +18,14 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # taken by the app from IDP_PROXY_HOPS (Werkzeug ProxyFix), not by gunicorn.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
+# gunicorn's control socket (gunicornc) defaults to one path per user
+# ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl), shared by every
+# instance that user runs: each would take it over from the other. Off unless the
+# operator names this instance's own path (docs/deployment.md, « gunicorn »).
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
+control_socket_mode = 0o600
+
 # --- workers -------------------------------------------------------------------------
 # Password checks are argon2 (about 18 ms of CPU each, memory-hard): one process per
 # core keeps them in parallel. Threads cover the waits on PostgreSQL, Redis and SMTP
