@@ -7,20 +7,29 @@ audited and confirmed by a mail to the user.
 
 from flask import Blueprint
 from flask import flash
+from flask import jsonify
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 
 from idp.auth.current import current_session
+from idp.auth.first_connection import ANSWER_RULES_INTRO
+from idp.auth.first_connection import chosen_secrets
 from idp.auth.first_connection import question_choices
+from idp.auth.first_connection import secret_rules
 from idp.auth.flow import login_required
 from idp.auth.forms import AccountPasswordForm
 from idp.auth.forms import AccountSecretForm
+from idp.auth.password_rules import RULES_INTRO
+from idp.auth.password_rules import password_rules
+from idp.auth.password_rules import strength_verdict
 from idp.clock import utcnow
 from idp.database import commit
 from idp.extensions import limiter
 from idp.security import passwords
 from idp.security import secrets
+from idp.security.authentication import InvalidCredentials
 from idp.security.authentication import LoginRefused
 from idp.security.authentication import authenticate
 from idp.security.password_change import set_password
@@ -31,6 +40,20 @@ DONE_CREDENTIAL = "Votre mot de passe a été changé. Un mail de confirmation v
 DONE_QUESTION = (
     "Votre question secrète a été changée. Un mail de confirmation vous a été envoyé."
 )
+# A wrong current password is a failed login (docs/flows.md, « Password change »).
+MSG_COUNTS = (
+    "Il vous reste {count} essai{plural} avant le verrouillage de votre compte : une erreur "
+    "sur le mot de passe actuel compte comme un échec de connexion."
+)
+
+
+def current_password_errors(refusal: LoginRefused) -> list[str]:
+    """The login's messages, saying that this failure counts toward the lockout."""
+    remaining = refusal.remaining if isinstance(refusal, InvalidCredentials) else None
+    if remaining:
+        return [refusal.message,
+                MSG_COUNTS.format(count=remaining, plural="s" if remaining > 1 else "")]
+    return [refusal.message, *filter(None, [refusal.detail])]
 
 
 def _check_current(form, user, now) -> bool:
@@ -38,7 +61,7 @@ def _check_current(form, user, now) -> bool:
     try:
         authenticate(user.login, form.current_password.data, now)
     except LoginRefused as refusal:
-        form.current_password.errors = [refusal.message, *filter(None, [refusal.detail])]
+        form.current_password.errors = current_password_errors(refusal)
         return False
     commit()  # the right password clears the failure counter, whatever follows
     return True
@@ -63,7 +86,16 @@ def password():
                 commit()
                 flash(DONE_CREDENTIAL, "success")
                 return redirect(url_for("home.home"), 303)
-    return render_template("auth/account/password.html", form=form)
+    return render_template("auth/account/password.html", form=form,
+                           rules=password_rules(is_provisional=False), rules_intro=RULES_INTRO)
+
+
+@bp.post("/account/password/strength")
+@limiter.limit("120/minute")
+@login_required
+def strength():
+    """The strength meter's estimate as the user types (JSON, never stored)."""
+    return jsonify(strength_verdict(request.form.get("password", ""), current_session().user))
 
 
 @bp.route("/account/secret-question", methods=["GET", "POST"])
@@ -76,18 +108,14 @@ def secret_question():
     user = current_session().user
     if form.validate_on_submit():
         now = utcnow()
-        if _check_current(form, user, now):
-            try:
-                question = secrets.choose_question(form.question.data, form.own_question.data)
-                answer = secrets.check_answer(form.answer.data, user,
-                                              password=form.current_password.data)
-            except secrets.SecretRejected as rejection:
-                form.answer.errors = [str(rejection)]
-            else:
-                secrets.set_secrets(user, question, answer, now, actor=user.login, notify=True)
-                commit()
-                flash(DONE_QUESTION, "success")
-                return redirect(url_for("home.home"), 303)
+        chosen = _check_current(form, user, now) and chosen_secrets(
+            form, user, password=form.current_password.data)
+        if chosen:
+            secrets.set_secrets(user, *chosen, now, actor=user.login, notify=True)
+            commit()
+            flash(DONE_QUESTION, "success")
+            return redirect(url_for("home.home"), 303)
     form.answer.data = ""  # a secret answer is never sent back, like a password
     return render_template("auth/account/secret_question.html", form=form,
-                           current_question=user.secret_question)
+                           current_question=user.secret_question, answer_rules=secret_rules(),
+                           answer_rules_intro=ANSWER_RULES_INTRO)

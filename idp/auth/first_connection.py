@@ -34,10 +34,53 @@ MSG_CAPTCHA_WRONG = (
 )
 
 
+MSG_DONE = (
+    "Votre première connexion est terminée : votre compte BonusEco est activé. Vous vous "
+    "connecterez désormais avec votre identifiant et votre mot de passe personnel."
+)
+MSG_SECRETS_DONE = "Votre question secrète est enregistrée."
+
+
 def question_choices() -> list[tuple[str, str]]:
     return [("", "Choisissez une question")] + [(q, q) for q in secrets.QUESTIONS] + [
         (secrets.OTHER_QUESTION, secrets.OTHER_QUESTION)
     ]
+
+
+def secret_rules() -> list[tuple[str, str]]:
+    """(key, wording) of the answer's rules, listed under « Réponse secrète »."""
+    return [
+        ("length", f"contenir entre {secrets.MIN_ANSWER_LENGTH} et "
+                   f"{secrets.MAX_ANSWER_LENGTH} caractères"),
+        ("identity", "ne contenir ni votre identifiant ni votre mot de passe"),
+    ]
+
+
+ANSWER_RULES_INTRO = (
+    "La réponse ne tient compte ni des majuscules, ni des accents, ni des espaces en trop. "
+    "Elle doit :"
+)
+
+
+def chosen_secrets(form, user, **answer_checks) -> tuple[str, str] | None:
+    """The question and normalised answer of ``form``, or None, each refusal under its field.
+
+    The refusal of one's own wording sits under the field where it was typed.
+    ``answer_checks``: how ``secrets.check_answer`` tells the password in the answer.
+    """
+    question = answer = None
+    try:
+        question = secrets.choose_question(form.question.data, form.own_question.data)
+    except secrets.SecretRejected as rejection:
+        is_own = form.question.data == secrets.OTHER_QUESTION
+        (form.own_question if is_own else form.question).errors = [str(rejection)]
+    try:
+        answer = secrets.check_answer(form.answer.data, user, **answer_checks)
+    except secrets.SecretRejected as rejection:
+        form.answer.errors = [str(rejection)]
+    if question is None or answer is None:
+        return None
+    return question, answer
 
 
 @bp.route("/first-connection/secret-question", methods=["GET", "POST"])
@@ -46,26 +89,21 @@ def secret_question(login_flow):
     """Choose the secret question and its answer."""
     form = SecretQuestionForm()
     form.question.choices = question_choices()
-    if form.validate_on_submit():
-        user = login_flow.user
-        try:
-            question = secrets.choose_question(form.question.data, form.own_question.data)
-        except secrets.SecretRejected as rejection:
-            form.question.errors = [str(rejection)]
-        else:
-            try:
-                answer = secrets.check_answer(
-                    form.answer.data, user,
-                    contains_password_check=lambda a: flow.answer_contains_password(login_flow, a),
-                )
-            except secrets.SecretRejected as rejection:
-                form.answer.errors = [str(rejection)]
-            else:
-                now = utcnow()
-                secrets.set_secrets(user, question, answer, now, actor=user.login, notify=False)
-                return flow.complete_step(login_flow, "secret_question", now)
+    user = login_flow.user
+    chosen = form.validate_on_submit() and chosen_secrets(
+        form, user,
+        contains_password_check=lambda a: flow.answer_contains_password(login_flow, a))
+    if chosen:
+        now = utcnow()
+        secrets.set_secrets(user, *chosen, now, actor=user.login, notify=False)
+        return flow.complete_step(login_flow, "secret_question", now,
+                                  confirmation=MSG_SECRETS_DONE)
     form.answer.data = ""  # a secret answer is never sent back, like a password
-    return render_template("auth/first_connection/secret_question.html", form=form)
+    return render_template(
+        "auth/first_connection/secret_question.html", form=form, answer_rules=secret_rules(),
+        answer_rules_intro=ANSWER_RULES_INTRO,
+        step=flow.first_connection_step(login_flow, "secret_question"),
+    )
 
 
 @bp.route("/first-connection/captcha", methods=["GET", "POST"])
@@ -75,25 +113,25 @@ def captcha(login_flow):
     """Type the characters of the image (an audio version is offered)."""
     form = CaptchaForm()
     now = utcnow()
-    error = None
     if form.validate_on_submit():
         try:
             challenges.check(login_flow.id_hash, "captcha", form.text.data, now)
         except challenges.ChallengeFailed:
             audit.record("captcha.failure", outcome="failure", user=login_flow.user)
             commit()
-            error = MSG_CAPTCHA_WRONG
+            form.text.errors = [MSG_CAPTCHA_WRONG]
         else:
             audit.record("captcha.passed", outcome="success", user=login_flow.user)
             first_connection.record_completion(login_flow.user, now)
-            return flow.complete_step(login_flow, "captcha", now)
+            return flow.complete_step(login_flow, "captcha", now, confirmation=MSG_DONE)
     challenges.current_or_new_captcha(login_flow.id_hash, now)
     commit()
     form.text.data = ""
     return render_template(
-        "auth/first_connection/captcha.html", form=form, new_form=NewCaptchaForm(), error=error,
+        "auth/first_connection/captcha.html", form=form,
         image_url=url_for("first_connection.captcha_image", v=secrets_token()),
         audio_url=url_for("first_connection.captcha_audio", v=secrets_token()),
+        step=flow.first_connection_step(login_flow, "captcha"),
     )
 
 
@@ -106,7 +144,10 @@ def secrets_token() -> str:
 @limiter.limit("20/minute")
 @flow.step_required("captcha")
 def captcha_new(login_flow):
-    """« Afficher une autre image »: replace the challenge."""
+    """« Afficher une autre image »: replace the challenge.
+
+    A button of the captcha's form (``formaction``): what was typed is left behind.
+    """
     if NewCaptchaForm().validate_on_submit():
         challenges.new_captcha(login_flow.id_hash, utcnow())
         commit()

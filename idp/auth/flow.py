@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import functools
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from flask import flash
 from flask import redirect
 from flask import request
 from flask import session
@@ -47,6 +49,30 @@ STEP_ENDPOINTS = {
     "captcha": "first_connection.captcha",
 }
 STEP_ORDER = tuple(STEP_ENDPOINTS)
+# The first connection's four steps as the user guide numbers them (docs/flows.md): the
+# login with the provisional password, then one page per step of the login flow.
+FIRST_CONNECTION_TITLES = ("Identification", "Nouveau mot de passe", "Question secrète",
+                           "Vérification par image")
+
+
+@dataclass(frozen=True)
+class StepperState:
+    """Where a first connection stands, for the DSFR stepper: « Étape 3 sur 4 »."""
+
+    number: int
+    total: int
+    title: str
+    next_title: str | None
+
+
+def first_connection_step(flow: LoginFlow, step: str) -> StepperState | None:
+    """The stepper of ``step`` in a first connection; None in any other login's steps."""
+    if "captcha" not in flow.pending_steps:
+        return None
+    number = STEP_ORDER.index(step) + 2
+    titles = FIRST_CONNECTION_TITLES
+    return StepperState(number, len(titles), titles[number - 1],
+                        titles[number] if number < len(titles) else None)
 
 
 def pending_steps(user, password_change_reason: str | None,
@@ -159,6 +185,25 @@ def current_flow(now: datetime) -> LoginFlow | None:
     return flow
 
 
+def abandon(now: datetime) -> LoginFlow | None:
+    """« Quitter »: end this browser's login still in its steps; the flow left, if any.
+
+    Nothing done is lost: the next login computes the steps still to do again
+    (docs/flows.md, « An interrupted first connection »).
+    """
+    flow = current_flow(now)
+    session.pop("flow", None)
+    session.pop("flow_key", None)
+    if flow is None:
+        return None
+    db.session.execute(
+        update(LoginFlow).where(LoginFlow.id_hash == flow.id_hash, LoginFlow.consumed_at.is_(None))
+        .values(consumed_at=now, **ENDED).execution_options(synchronize_session=False)
+    )
+    commit()
+    return flow
+
+
 def pending_redirect(now: datetime):
     """Back to the next step of a login still in progress, or None: no step is skipped."""
     flow = current_flow(now)
@@ -187,8 +232,11 @@ def step_required(step: str):
     return decorator
 
 
-def complete_step(flow: LoginFlow, step: str, now: datetime):
-    """Mark ``step`` done and send the user to the next step, or open the session."""
+def complete_step(flow: LoginFlow, step: str, now: datetime, confirmation: str | None = None):
+    """Mark ``step`` done and send the user to the next step, or open the session.
+
+    ``confirmation``: what the next page of ours says when this step was the last.
+    """
     remaining = [s for s in flow.pending_steps if s != step]
     # The probe serves the secret question step only.
     forget = ENDED if "secret_question" not in remaining else {}
@@ -210,10 +258,10 @@ def complete_step(flow: LoginFlow, step: str, now: datetime):
     if remaining:
         commit()
         return redirect(url_for(STEP_ENDPOINTS[remaining[0]]), 303)
-    return finish(flow, now)
+    return finish(flow, now, confirmation)
 
 
-def finish(flow: LoginFlow, now: datetime):
+def finish(flow: LoginFlow, now: datetime, confirmation: str | None = None):
     """Consume the flow and open the SSO session (the only place that does)."""
     result = db.session.execute(
         update(LoginFlow)
@@ -235,7 +283,15 @@ def finish(flow: LoginFlow, now: datetime):
     session.clear()
     session["sid"] = token
     commit()
+    if confirmation and not goes_to_module(flow.next_url):
+        # A module's own page is not ours to speak on: the alert would wait for a later page.
+        flash(confirmation, "success")
     return device.remember(redirect(flow.next_url or url_for("home.home"), 303), user.login)
+
+
+def goes_to_module(next_url: str | None) -> bool:
+    """Whether the login resumes a module's authorization request (else a page of ours)."""
+    return bool(next_url) and next_url.split("?")[0] == url_for("oidc.authorize")
 
 
 def _end_replaced(previous: str | None, now: datetime) -> None:

@@ -122,6 +122,7 @@ def question():
         reset.answer(user, state.prompt, form.answer.data, now)
         commit()
         session.pop("reset", None)
-        return render_template("auth/forgot_password/done.html", message=MSG_DONE)
+        return render_template("auth/forgot_password/done.html", message=MSG_DONE,
+                               provisional_hours=settings().provisional_password_hours)
     return render_template("auth/forgot_password/question.html", form=form,
                            question=reset.question_for(user, state.prompt))

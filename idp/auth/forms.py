@@ -10,6 +10,8 @@ from wtforms.validators import Length
 from wtforms.validators import Optional
 
 from idp.forms import Form
+from idp.security.secrets import MAX_QUESTION_LENGTH
+from idp.security.secrets import MIN_QUESTION_LENGTH
 
 REQUIRED = "Ce champ est obligatoire."
 # Generous caps: long passphrases and pasted passwords pass, megabyte posts do not.
@@ -53,6 +55,7 @@ class SecretQuestionForm(Form):
     own_question = StringField(
         "Votre question (si vous avez choisi « Autre question »)",
         validators=[Optional(), Length(max=200)], render_kw={"autocomplete": "off"},
+        description=f"Entre {MIN_QUESTION_LENGTH} et {MAX_QUESTION_LENGTH} caractères.",
     )
     answer = StringField(
         "Réponse secrète", validators=[DataRequired(REQUIRED), Length(max=200)],
@@ -75,6 +78,8 @@ class NewCaptchaForm(Form):
 class AccountPasswordForm(PasswordChangeForm):
     """Change of password from the home page: the current one is asked first."""
 
+    shown_first = ("current_password",)
+
     current_password = PasswordField(
         "Mot de passe actuel", validators=[DataRequired(REQUIRED), Length(max=PASSWORD_CAP)],
         render_kw={"autocomplete": "current-password"},
@@ -83,6 +88,8 @@ class AccountPasswordForm(PasswordChangeForm):
 
 class AccountSecretForm(SecretQuestionForm):
     """Change of the secret question from the home page (asks the current password)."""
+
+    shown_first = ("current_password",)
 
     current_password = PasswordField(
         "Mot de passe actuel", validators=[DataRequired(REQUIRED), Length(max=PASSWORD_CAP)],

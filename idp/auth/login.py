@@ -1,6 +1,10 @@
 """The login page: identifier, password, lockout, then the steps (docs/flows.md)."""
 
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
 from flask import Blueprint
+from flask import flash
 from flask import g
 from flask import redirect
 from flask import render_template
@@ -13,6 +17,7 @@ from idp.auth.current import current_session
 from idp.auth.forms import LoginForm
 from idp.clock import utcnow
 from idp.extensions import limiter
+from idp.oidc.clients import query_client
 from idp.security import devices
 from idp.security.authentication import LoginRefused
 from idp.security.authentication import authenticate
@@ -21,6 +26,15 @@ from idp.security.keyed_hash import keyed_identifier
 from idp.settings import settings
 
 bp = Blueprint("login", __name__)
+
+MSG_QUIT = (
+    "Vous avez quitté la connexion avant la fin : aucune session n'est ouverte. À votre "
+    "prochaine connexion, seules les étapes qui restent vous seront demandées."
+)
+MSG_QUIT_PROVISIONAL = (
+    "Tant que vous n'avez pas choisi votre mot de passe personnel, connectez-vous avec le mot "
+    "de passe provisoire reçu par mail."
+)
 
 
 def _identifier_key() -> str:
@@ -63,9 +77,11 @@ def login():
             return redirect(url_for("home.home"), 303)
         form.next.data = flow.safe_next(request.args.get("next")) or ""
         form.identifier.data = request.args.get("login_hint", "")[:128]
-        return render_template("auth/login/login.html", form=form)
+        return _page(form)
+    if request.form.get("action") == "forgot-password":
+        return _to_forgot_password(form.identifier.data)
     if not form.validate_on_submit():
-        return render_template("auth/login/login.html", form=form), 200
+        return _page(form)
     now = utcnow()
     try:
         result = authenticate(form.identifier.data, form.password.data, now,
@@ -73,6 +89,46 @@ def login():
     except LoginRefused as refusal:
         g.login_refused = True
         form.password.data = ""
-        return render_template("auth/login/login.html", form=form, error=refusal.message,
-                               error_detail=refusal.detail)
+        return _page(form, error=refusal.message, error_detail=refusal.detail)
     return flow.begin(result, form.next.data, now)
+
+
+def _page(form: LoginForm, **refusal):
+    return render_template("auth/login/login.html", form=form,
+                           module_name=requesting_module(form.next.data), **refusal)
+
+
+def _to_forgot_password(identifier: str | None):
+    """« J'ai oublié mon mot de passe »: a button of the login form, so that the
+    identifier typed goes along without JavaScript (the password is dropped here)."""
+    typed = (identifier or "").strip()[:128] or None
+    return redirect(url_for("forgot_password.identifier", identifier=typed), 303)
+
+
+def requesting_module(next_url: str | None) -> str | None:
+    """The name of the module whose authorization request the login comes back to."""
+    target = flow.safe_next(next_url)
+    if target is None:
+        return None
+    parts = urlsplit(target)
+    if parts.path != url_for("oidc.authorize"):
+        return None
+    client_ids = parse_qs(parts.query).get("client_id", [])
+    client = query_client(client_ids[0]) if len(client_ids) == 1 else None
+    return client.row.name if client is not None else None
+
+
+@bp.post("/login/quit")
+def quit_steps():
+    """« Quitter »: leave the steps after the password; the next login resumes them."""
+    left = flow.abandon(utcnow())
+    flash(quit_message(left), "info")
+    return redirect(url_for("login.login"), 303)
+
+
+def quit_message(left) -> str:
+    """What « Quitter » says: the steps resume; with which password, when it matters."""
+    if left is not None and "password_change" in left.pending_steps \
+            and left.password_change_reason == "provisional":  # noqa: S105 (a reason name)
+        return f"{MSG_QUIT} {MSG_QUIT_PROVISIONAL}"
+    return MSG_QUIT

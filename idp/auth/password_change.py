@@ -8,6 +8,9 @@ from flask import request
 
 from idp.auth import flow
 from idp.auth.forms import PasswordChangeForm
+from idp.auth.password_rules import RULES_INTRO
+from idp.auth.password_rules import password_rules
+from idp.auth.password_rules import strength_verdict
 from idp.clock import utcnow
 from idp.extensions import limiter
 from idp.security import passwords
@@ -22,7 +25,7 @@ MSG_PROVISIONAL = (
     "Vous vous êtes connecté avec un mot de passe provisoire : choisissez maintenant "
     "votre mot de passe personnel."
 )
-STRENGTH_LABELS = ("Très faible", "Faible", "Moyen", "Fort", "Très fort")
+MSG_DONE = "Votre nouveau mot de passe est enregistré. Un mail de confirmation vous a été envoyé."
 # Every post, per address; refused passwords, per account: each check of the policy
 # costs several argon2 verifications (history, provisional password) and zxcvbn.
 LIMIT_PER_ADDRESS = "20/minute;200/hour"
@@ -60,10 +63,11 @@ def password_change(login_flow):
         else:
             if "secret_question" in login_flow.pending_steps:
                 flow.remember_password_probe(login_flow, form.new_password.data)
-            return flow.complete_step(login_flow, "password_change", now)
+            return flow.complete_step(login_flow, "password_change", now, confirmation=MSG_DONE)
     return render_template(
         "auth/password_change/password_change.html", form=form, notice=notice,
-        is_expired=is_expired,
+        is_expired=is_expired, rules=password_rules(is_provisional=not is_expired),
+        rules_intro=RULES_INTRO, step=flow.first_connection_step(login_flow, "password_change"),
     )
 
 
@@ -72,7 +76,4 @@ def password_change(login_flow):
 @flow.step_required("password_change")
 def strength(login_flow):
     """The strength meter's estimate as the user types (JSON, never stored)."""
-    candidate = request.form.get("password", "")[: passwords.MAX_LENGTH]
-    score = passwords.strength(candidate, passwords.user_inputs_of(login_flow.user))
-    return jsonify(score=score, label=STRENGTH_LABELS[score], ok=score >= passwords.MIN_SCORE
-                   and len(candidate) >= passwords.MIN_LENGTH)
+    return jsonify(strength_verdict(request.form.get("password", ""), login_flow.user))

@@ -83,8 +83,22 @@ def tries_left_notice(remaining: int | None) -> str | None:
                                  phone=settings().assistance_phone)
 
 
+MSG_LOCK_NEXT_STEPS = (
+    "Le verrouillage dure {minutes} minute{plural}. Vous pourrez ensuite réessayer. Sans "
+    "attendre, utilisez le lien « J'ai oublié mon mot de passe » (le mot de passe provisoire "
+    "reçu par mail ouvre le compte même verrouillé) ou appelez l'Assistance au {phone}."
+)
+
+
 class AccountLocked(LoginRefused):
     message = MSG_LOCKED
+
+    @property
+    def detail(self) -> str:  # type: ignore[override]
+        """Under the agency's lock message: how long, and what to do meanwhile."""
+        minutes = settings().lockout_minutes
+        return MSG_LOCK_NEXT_STEPS.format(minutes=minutes, plural="s" if minutes > 1 else "",
+                                          phone=settings().assistance_phone)
 
 
 class ProvisionalExpired(LoginRefused):

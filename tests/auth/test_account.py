@@ -1,10 +1,12 @@
 """Self-service from the home page: change password, change secret question (issue 4)."""
 
+import html
 import re
 
 from idp.security import secrets
 from tests.conftest import OTHER_STRONG_PASSWORD
 from tests.conftest import STRONG_PASSWORD
+from tests.conftest import csrf_token
 from tests.conftest import login
 from tests.conftest import post_form
 from tests.conftest import reload
@@ -19,7 +21,9 @@ def test_change_password_asks_the_current_one(app, client, make_user, mailbox, a
         "current_password": "not-the-password", "new_password": OTHER_STRONG_PASSWORD,
         "confirmation": OTHER_STRONG_PASSWORD})
     assert "Le couple identifiant/ mot de passe est incorrecte" in wrong.text
-    assert "Il vous reste 2 essais." in wrong.text
+    # The login's messages, and that this failure counts toward the lockout.
+    assert ("Il vous reste 2 essais avant le verrouillage de votre compte : une erreur sur le "
+            "mot de passe actuel compte comme un échec de connexion.") in wrong.text
     assert reload(user).failed_attempts == 1  # counts toward the lockout
     weak = post_form(client, "/account/password", {
         "current_password": STRONG_PASSWORD, "new_password": "motdepasse2024",
@@ -77,3 +81,69 @@ def test_account_pages_need_a_session(client):
         response = client.get(url)
         assert response.status_code == 303
         assert response.headers["Location"].startswith("/login")
+
+
+def test_a_wrong_current_password_is_summarised_and_tied_to_its_field(client, make_user):
+    make_user("jdupont")
+    login(client, "jdupont", STRONG_PASSWORD)
+    wrong = post_form(client, "/account/password", {
+        "current_password": "not-the-password", "new_password": OTHER_STRONG_PASSWORD,
+        "confirmation": OTHER_STRONG_PASSWORD})
+    text = html.unescape(wrong.text)
+    assert re.search(r"<title>Erreur : Changer mon mot de passe — ", text)
+    # The summary lists the current password first, as the page shows it.
+    assert re.findall(r'<li><a href="#(\w+)">', text) == ["current_password"]
+    field = re.search(r'<input[^>]*id="current_password"[^>]*>', text).group(0)
+    assert 'aria-describedby="current_password-error"' in field
+    error = re.search(r'<p class="fr-message fr-message--error" id="current_password-error">'
+                      r"(.*?)</p>", text, re.S).group(1)
+    assert error.split("<br>") == [
+        "Le couple identifiant/ mot de passe est incorrecte",
+        "Il vous reste 2 essais avant le verrouillage de votre compte : une erreur sur le mot "
+        "de passe actuel compte comme un échec de connexion."]
+    post_form(client, "/account/password", {
+        "current_password": "not-the-password", "new_password": OTHER_STRONG_PASSWORD,
+        "confirmation": OTHER_STRONG_PASSWORD})
+    third = post_form(client, "/account/password", {
+        "current_password": "not-the-password", "new_password": OTHER_STRONG_PASSWORD,
+        "confirmation": OTHER_STRONG_PASSWORD})
+    assert "Votre compte est maintenant verrouillé pendant 20 minutes." in html.unescape(
+        third.text)
+
+
+def test_the_account_page_has_the_password_fields_and_the_meter(client, make_user):
+    make_user("jdupont")
+    login(client, "jdupont", STRONG_PASSWORD)
+    page = client.get("/account/password")
+    assert 'data-strength-url="/account/password/strength"' in page.text
+    assert page.text.count('class="fr-password fr-input-group') == 3
+    assert 'aria-label="Afficher le mot de passe actuel"' in page.text
+    token = csrf_token(page.text)
+    weak = client.post("/account/password/strength",
+                       data={"csrf_token": token, "password": "jdupont-2024!!"})
+    assert weak.json["rules"] == {"length": True, "strength": False}
+    strong = client.post("/account/password/strength",
+                         data={"csrf_token": token, "password": OTHER_STRONG_PASSWORD})
+    assert strong.json["ok"] is True
+    assert client.post("/account/password/strength", data={"password": "x"}).status_code == 400
+
+
+def test_the_strength_of_the_account_page_needs_a_session(client):
+    page = client.get("/login")
+    response = client.post("/account/password/strength",
+                           data={"csrf_token": csrf_token(page.text), "password": "x"})
+    assert response.status_code == 303
+
+
+def test_each_secret_refusal_sits_under_its_own_field(client, make_user):
+    make_user("jdupont")
+    login(client, "jdupont", STRONG_PASSWORD)
+    refused = post_form(client, "/account/secret-question", {
+        "current_password": STRONG_PASSWORD, "question": secrets.OTHER_QUESTION,
+        "own_question": "court", "answer": "ab"})
+    text = html.unescape(refused.text)
+    assert re.findall(r'<li><a href="#(\w+)">', text) == ["own_question", "answer"]
+    assert re.search(r'id="own_question-error">Votre question doit contenir entre 10 et 200 '
+                     r"caractères\.</p>", text)
+    assert re.search(r'id="answer-error">La réponse secrète doit contenir au moins 4 '
+                     r"caractères\.</p>", text)

@@ -306,7 +306,9 @@ def test_secret_answer_rules(client, newcomer):
         response = set_secret(client, answer=answer)
         assert response.status_code == 200
         assert reason in response.text
-        assert 'aria-describedby="answer-error"' in response.text
+        # The error and the rules, in the messages group the field points to.
+        assert 'aria-describedby="answer-messages"' in response.text
+        assert 'id="answer-error"' in response.text
     own = set_secret(client, question=secrets.OTHER_QUESTION, own="court")
     assert "entre 10 et 200" in own.text
     done = set_secret(client, answer="  Élodie   DUPRÉ ", question=secrets.OTHER_QUESTION,

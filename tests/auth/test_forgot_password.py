@@ -160,8 +160,15 @@ def has_session(client) -> bool:
 
 
 def test_the_login_link_carries_the_identifier_to_a_prefilled_first_step(client):
-    login_page = client.get("/login", query_string={"login_hint": "jdupont"})
-    assert 'href="/forgot-password?identifier=jdupont"' in login_page.text
+    # A button of the login form, so that the identifier typed goes along without
+    # JavaScript; the password typed is dropped, never put in the address.
+    login_page = client.get("/login")
+    assert 'name="action" value="forgot-password"' in login_page.text
+    to_forgot = client.post("/login", data={
+        "csrf_token": csrf_token(login_page.text), "identifier": " jdupont ",
+        "password": "Secret-Tape-Par-Erreur-1", "action": "forgot-password"})
+    assert to_forgot.status_code == 303
+    assert to_forgot.headers["Location"] == "/forgot-password?identifier=jdupont"
     page = client.get("/forgot-password", query_string={"identifier": "jdupont"})
     text = page_text(page)
     assert page.status_code == 200
@@ -234,6 +241,21 @@ def test_wrong_answer_ends_on_the_same_page_without_mail(client, user, mailbox, 
     assert audit_rows("password.reset_sent") == []
     # The account itself is not altered (FPW-05): the password still opens it.
     assert login(client, "jdupont", STRONG_PASSWORD).headers["Location"] == "/"
+
+
+def test_the_last_page_says_what_to_do_next(client, user, app):
+    """The guide's advice, the same whatever the answer: the spams, start again, the phone."""
+    right = page_text(forgot(client, "jdupont", SECRET_ANSWER))
+    other = app.test_client()
+    wrong = page_text(forgot(other, "inconnu", WRONG_ANSWER))
+    advice = re.search(r'<ul id="forgot-password-next-steps">(.*?)</ul>', right, re.S).group(1)
+    assert advice == re.search(r'<ul id="forgot-password-next-steps">(.*?)</ul>', wrong,
+                               re.S).group(1)
+    words = " ".join(re.sub(r"<[^>]+>", " ", advice).split())
+    for expected in ("courriers indésirables (spams)", "valable 72 heures",
+                     "recommencez la procédure", "appelez l'Assistance au 0 800 74 74 00"):
+        assert expected in words
+    assert 'href="/forgot-password">Recommencer la procédure</a>' in right
 
 
 def test_unknown_login_gets_the_same_pages_a_stable_question_and_no_mail(app, client, mailbox,
@@ -322,7 +344,8 @@ def test_wrong_arithmetic_gets_an_error_a_new_operation_and_nothing_else(client,
     assert response.status_code == 200
     assert MSG_WRONG_RESULT in text
     # The error is tied to its field.
-    assert f'<p class="fr-error-text" id="result-error">{MSG_WRONG_RESULT}</p>' in text
+    assert (f'<p class="fr-message fr-message--error" id="result-error">{MSG_WRONG_RESULT}</p>'
+            in text)
     assert 'aria-describedby="result-hint result-error"' in text
     assert shown_sum(response) == "Combien font 15 - 8 ?"
     assert 'value="jdupont"' in text  # the identifier is kept
@@ -611,7 +634,8 @@ def test_the_provisional_password_forces_the_password_change(client, user, provi
     assert home.status_code == 303
     assert home.headers["Location"] == "/password-change"
     page = page_text(client.get("/password-change"))
-    assert '<label class="fr-label" for="new_password">Nouveau mot de passe' in page
+    assert ('<label class="fr-label fr-password__label" for="new_password">Nouveau mot de passe'
+            in page)
     assert "Confirmation du nouveau mot de passe" in page
     changed = post_form(client, "/password-change",
                         {"new_password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})

@@ -68,9 +68,9 @@ def test_login_page_has_its_labels_and_the_assistance(client):
     text = page_text(response)
     assert response.status_code == 200
     assert '<label class="fr-label" for="identifier">Identifiant' in text
-    assert '<label class="fr-label" for="password">Mot de passe' in text
+    assert '<label class="fr-label fr-password__label" for="password">Mot de passe' in text
     assert "Se connecter</button>" in text
-    assert "J'ai oublié mon mot de passe</a>" in text
+    assert "J'ai oublié mon mot de passe</button>" in text
     assert "0 800 74 74 00" in text
     assert 'autocomplete="current-password"' in text
 
@@ -163,6 +163,11 @@ MSG_NOW_LOCKED = (
     "ensuite, utiliser le lien « J'ai oublié mon mot de passe » ou appeler l'Assistance au "
     "0 800 74 74 00."
 )
+MSG_LOCK_NEXT_STEPS = (
+    "Le verrouillage dure 20 minutes. Vous pourrez ensuite réessayer. Sans attendre, utilisez "
+    "le lien « J'ai oublié mon mot de passe » (le mot de passe provisoire reçu par mail ouvre "
+    "le compte même verrouillé) ou appelez l'Assistance au 0 800 74 74 00."
+)
 
 
 def alert_lines(response) -> list[str]:
@@ -183,9 +188,10 @@ def test_failures_say_how_many_tries_are_left_then_that_the_account_is_locked(
         [MSG_INVALID, "Il vous reste 2 essais."],
         [MSG_INVALID, "Il vous reste 1 essai."],
         [MSG_INVALID, MSG_NOW_LOCKED],
-        [MSG_LOCKED],
+        [MSG_LOCKED, MSG_LOCK_NEXT_STEPS],
     ]
-    assert alert_lines(login(client, identifier, STRONG_PASSWORD)) == [MSG_LOCKED]
+    assert alert_lines(login(client, identifier, STRONG_PASSWORD)) == [MSG_LOCKED,
+                                                                       MSG_LOCK_NEXT_STEPS]
 
 
 def test_the_lock_duration_told_is_the_configured_one(app, client, make_user):

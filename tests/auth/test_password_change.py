@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -86,8 +87,10 @@ def reset_by_assistance(user, mailbox) -> str:
 def test_the_step_shows_its_fields_and_why(client, make_user):
     start_change(client, make_user)
     text = page_text(client.get("/password-change"))
-    assert '<label class="fr-label" for="new_password">Nouveau mot de passe' in text
-    assert '<label class="fr-label" for="confirmation">Confirmation du nouveau mot de passe' in text
+    assert ('<label class="fr-label fr-password__label" for="new_password">Nouveau mot de passe'
+            in text)
+    assert ('<label class="fr-label fr-password__label" for="confirmation">'
+            'Confirmation du nouveau mot de passe') in text
     assert MSG_EXPIRED in text
     assert text.count('autocomplete="new-password"') == 2
 
@@ -113,8 +116,9 @@ def test_each_refusal_is_shown_on_the_new_password_field(client, make_user, audi
     response = change(client, new_password)
     assert response.status_code == 200
     text = page_text(response)
-    assert f'<p class="fr-error-text" id="new_password-error">{message}</p>' in text
-    assert 'aria-describedby="new_password-error"' in text
+    assert f'<p class="fr-message fr-message--error" id="new_password-error">{message}</p>' in text
+    # The error and the rules, in the messages group the field points to.
+    assert 'aria-describedby="new_password-messages"' in text
     assert 'aria-invalid="true"' in text
     assert new_password not in text  # never sent back
     assert reload(user).password_hash == before
@@ -128,7 +132,9 @@ def test_a_confirmation_that_differs_is_shown_on_its_field(client, make_user):
     before = user.password_hash
     response = change(client, NEW_PASSWORD, NEW_PASSWORD + "!")
     text = page_text(response)
-    assert f'<p class="fr-error-text" id="confirmation-error">{MSG_MISMATCH}</p>' in text
+    assert (f'<p class="fr-message fr-message--error" id="confirmation-error">{MSG_MISMATCH}</p>'
+            in text)
+    assert 'aria-describedby="confirmation-error"' in text
     assert "new_password-error" not in text
     assert reload(user).password_hash == before
 
@@ -139,7 +145,8 @@ def test_the_provisional_password_cannot_become_the_new_one(client, make_user, m
     assert login(client, "jdupont", provisional).headers["Location"] == "/password-change"
     assert MSG_PROVISIONAL in page_text(client.get("/password-change"))
     text = page_text(change(client, provisional))
-    assert f'<p class="fr-error-text" id="new_password-error">{MSG_SAME_AS_PROVISIONAL}</p>' in text
+    assert (f'<p class="fr-message fr-message--error" id="new_password-error">'
+            f'{MSG_SAME_AS_PROVISIONAL}</p>') in text
 
 
 # --- success -----------------------------------------------------------------------
@@ -206,7 +213,8 @@ def test_the_strength_endpoint_answers_without_storing_anything(client, make_use
     assert weak.json["label"] in ("Très faible", "Faible", "Moyen")
     strong = client.post("/password-change/strength", data={"password": NEW_PASSWORD},
                          headers={"X-CSRFToken": token})
-    assert strong.json == {"score": 4, "label": "Très fort", "ok": True}
+    assert strong.json == {"score": 4, "label": "Très fort", "ok": True,
+                           "rules": {"length": True, "strength": True}}
     assert strong.headers["Cache-Control"] == "no-store"
     assert reload(user).password_hash == before
     assert (audit_count(), history_count(user)) == (audited, 0)
@@ -326,3 +334,62 @@ def test_password_change_posts_are_limited_per_address(app, make_user):
         assert outcomes[:20] == [200] * 20
         assert set(outcomes[20:]) == {429}
         assert_429_page(change(browser, NEW_PASSWORD))
+
+
+# --- the rules under the field, and the confirmation ---------------------------------
+
+MSG_DONE = "Votre nouveau mot de passe est enregistré. Un mail de confirmation vous a été envoyé."
+
+
+def rules_of(text: str) -> list[str]:
+    group = re.search(r'<div class="fr-messages-group" id="new_password-messages".*?</div>',
+                      text, re.S).group(0)
+    return re.findall(r'<p class="fr-message fr-message--info" data-rule="(\w+)"', group)
+
+
+def test_an_expired_password_is_never_called_provisional(client, make_user):
+    start_change(client, make_user)
+    text = page_text(client.get("/password-change"))
+    assert MSG_EXPIRED in text
+    assert "provisoire" not in text.split('<main', 1)[1]
+    assert rules_of(text) == ["length", "strength", "history"]
+
+
+def test_a_provisional_password_adds_its_own_rule(client, make_user, mailbox):
+    user = make_user()
+    provisional = reset_by_assistance(user, mailbox)
+    login(client, "jdupont", provisional)
+    text = page_text(client.get("/password-change"))
+    assert rules_of(text) == ["length", "strength", "history", "provisional"]
+    assert "être différent du mot de passe provisoire" in text
+
+
+def test_the_rules_are_tied_to_the_field_and_named_for_the_meter(client, make_user):
+    start_change(client, make_user)
+    text = page_text(client.get("/password-change"))
+    field = re.search(r'<input[^>]*id="new_password"[^>]*>', text).group(0)
+    assert 'aria-describedby="new_password-messages"' in field
+    assert "data-strength-meter" in field
+    assert '<p class="fr-message" id="new_password-rules">Votre mot de passe doit :</p>' in text
+    assert 'aria-label="Afficher le nouveau mot de passe"' in text
+    assert 'aria-label="Afficher la confirmation"' in text
+
+
+def test_the_meter_tells_each_rule_it_can_check(client, make_user):
+    start_change(client, make_user)
+    token = csrf_token(client.get("/password-change").text)
+    for candidate, rules in (("court", {"length": False, "strength": False}),
+                             ("Girafe-JDupont-Ocean-93", {"length": True, "strength": False}),
+                             (NEW_PASSWORD, {"length": True, "strength": True})):
+        answer = client.post("/password-change/strength",
+                             data={"csrf_token": token, "password": candidate})
+        assert answer.json["rules"] == rules
+
+
+def test_a_forced_change_is_confirmed_on_the_next_page(client, make_user):
+    start_change(client, make_user)
+    response = change(client, NEW_PASSWORD)
+    assert response.headers["Location"] == "/"
+    home = page_text(client.get("/"))
+    assert re.search(r'<div class="fr-alert fr-alert--success[^"]*"[^>]*>\s*<p>'
+                     + re.escape(MSG_DONE), home)

@@ -31,7 +31,7 @@ def test_operator_unlocks_one_user_and_resets_another(page, browser, live_server
     page.goto(f"{live_server.url}/assistance/")
     expect(page).to_have_url(re.compile(r"/login\?next="))
     page.get_by_label("Identifiant").fill("agent.roux")
-    page.get_by_label("Mot de passe").fill(STRONG_PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     expect(page.get_by_role("heading", name="Rechercher un compte")).to_be_visible()
 
@@ -70,7 +70,7 @@ def test_operator_unlocks_one_user_and_resets_another(page, browser, live_server
     user_page.set_default_timeout(STEP_TIMEOUT_MS)
     user_page.goto(f"{live_server.url}/login")
     user_page.get_by_label("Identifiant").fill("mleroy")
-    user_page.get_by_label("Mot de passe").fill(provisional)
+    user_page.get_by_label("Mot de passe", exact=True).fill(provisional)
     user_page.get_by_role("button", name="Se connecter").click()
     expect(user_page).to_have_url(re.compile(r"/password-change$"))
     choose_password(user_page, NEW_PASSWORD)

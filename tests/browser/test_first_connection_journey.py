@@ -43,7 +43,7 @@ def start_at_module(page, module, provisional: str) -> None:
     page.get_by_role("button", name="Se connecter avec BonusEco").click()
     expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
     page.get_by_label("Identifiant").fill("cmorel")
-    page.get_by_label("Mot de passe").fill(provisional)
+    page.get_by_label("Mot de passe", exact=True).fill(provisional)
     page.get_by_role("button", name="Se connecter").click()
     expect(page).to_have_url(re.compile(r"/password-change$"))
 

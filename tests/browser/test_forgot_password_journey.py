@@ -54,7 +54,7 @@ def test_forgotten_password_from_the_login_page_to_my_applications(page, live_se
 
     page.get_by_role("link", name="Retour à la page de connexion").click()
     page.get_by_label("Identifiant").fill("jdupont")
-    page.get_by_label("Mot de passe").fill(provisional)
+    page.get_by_label("Mot de passe", exact=True).fill(provisional)
     page.get_by_role("button", name="Se connecter").click()
 
     expect(page).to_have_url(re.compile(r"/password-change$"))

@@ -22,7 +22,7 @@ def test_first_connection_from_provisional_password_to_home_page(page, live_serv
     expect(page.get_by_text("0 800 74 74 00").first).to_be_visible()
 
     page.get_by_label("Identifiant").fill("mleroy")
-    page.get_by_label("Mot de passe").fill("Pr0visoireXyzAb")
+    page.get_by_label("Mot de passe", exact=True).fill("Pr0visoireXyzAb")
     page.get_by_role("button", name="Se connecter").click()
 
     expect(page).to_have_url(re.compile(r"/password-change$"))
@@ -58,10 +58,12 @@ def test_wrong_password_shows_the_verbatim_message(page, live_server, make_user)
     make_user("jdupont")
     page.goto(f"{live_server.url}/login")
     page.get_by_label("Identifiant").fill("jdupont")
-    page.get_by_label("Mot de passe").fill(STRONG_PASSWORD + "x")
+    page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD + "x")
     page.get_by_role("button", name="Se connecter").click()
-    # The verbatim message, then the tries left before the lock.
-    expect(page.get_by_role("alert").locator("p")).to_have_text([
+    # The verbatim message, then the tries left before the lock, in the summary that
+    # takes the focus.
+    expect(page.locator("#login-error")).to_be_focused()
+    expect(page.locator("#login-error p")).to_have_text([
         "Le couple identifiant/ mot de passe est incorrecte",
         "Il vous reste 2 essais.",
     ])

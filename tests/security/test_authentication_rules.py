@@ -150,7 +150,11 @@ def test_during_the_lock_even_the_right_password_is_refused_and_audited(
     for password in (STRONG_PASSWORD, WRONG):
         refusal = refused("jdupont", password, START + timedelta(minutes=19, seconds=59))
         assert type(refusal) is AccountLocked
-        assert (refusal.message, refusal.detail) == (MSG_LOCKED, None)
+        assert refusal.message == MSG_LOCKED
+        # Under the agency's message: how long the lock lasts and what to do meanwhile.
+        assert refusal.detail.startswith("Le verrouillage dure 20 minutes.")
+        assert "J'ai oublié mon mot de passe" in refusal.detail
+        assert "0 800 74 74 00" in refusal.detail
         assert fields(audit_rows()[-1]) == (
             "login.failure", "failure", "jdupont", user.id, {"reason": "locked"})
     user = reload(user)
