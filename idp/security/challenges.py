@@ -182,10 +182,9 @@ def voices_dir() -> Path:
 
 
 def render_audio(text: str) -> bytes | None:
-    """The same challenge spoken in French (WAV), or None without voice files."""
-    from captcha.audio import AudioCaptcha
+    """The same challenge spoken in French after an instruction (WAV), or None without
+    voice files (``idp.security.captcha_audio``)."""
+    # Imported here: the package reads its sound files when first imported.
+    from idp.security.captcha_audio import speak
 
-    directory = voices_dir()
-    if not all((directory / ch).is_dir() for ch in set(text)):
-        return None
-    return bytes(AudioCaptcha(voicedir=str(directory)).generate(list(text)))
+    return speak(text, voices_dir())
