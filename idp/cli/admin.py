@@ -98,10 +98,18 @@ def clients_create(client_id, name, redirect_uris, habilitation, public, post_lo
         id_token_alg=id_token_alg, signed_userinfo=signed_userinfo, client_uri=client_uri,
         pkce_optional=pkce_optional,
     ), actor=ACTOR)
-    done(f"Client {client.client_id} enregistré ({client.token_endpoint_auth_method}, "
-         f"{_pkce_label(client)}).")
-    if secret:
-        click.echo(f"Secret du client (affiché une seule fois) : {secret}")
+    summary = (f"Client {client.client_id} enregistré ({client.token_endpoint_auth_method}, "
+               f"{_pkce_label(client)}).")
+    if not secret:
+        done(summary)
+        return
+    commit_and_warn()
+    # The secret alone on stdout, for a script (SECRET=$(idp clients create ...)) or a
+    # secret store; what a person reads goes to stderr, with the logs (docs/deployment.md).
+    click.echo(summary, err=True)
+    click.echo("Secret du client ci-dessous, affiché une seule fois "
+               "(sur la sortie standard) :", err=True)
+    click.echo(secret)
 
 
 @clients.command("list")
