@@ -14,6 +14,8 @@ from flask import session
 from flask import url_for
 
 from idp import audit
+from idp.assistance.permissions import may_operate
+from idp.auth import user_agents
 from idp.auth.current import current_session
 from idp.auth.flow import login_required
 from idp.auth.forms import LogoutForm
@@ -59,7 +61,8 @@ def recent_connections(user) -> list[tuple[str, str]]:
 def open_sessions(current: UserSession, now) -> list[SessionLine]:
     return [
         SessionLine(row.sid, _when(row.created_at), _when(row.last_seen_at),
-                    row.ip or "inconnue", row.user_agent or "inconnu", row.id == current.id)
+                    row.ip or "inconnue", user_agents.describe(row.user_agent),
+                    row.id == current.id)
         for row in sessions.live_sessions(current.user_id, now)
     ]
 
@@ -78,6 +81,7 @@ def home():
         password_expires_at=expiry_of(user),
         connections=recent_connections(user),
         open_sessions=open_sessions(current, now),
+        is_operator=may_operate(user, now),
         logout_form=LogoutForm(),
     )
 

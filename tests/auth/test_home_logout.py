@@ -44,6 +44,17 @@ def test_home_lists_the_modules_the_user_is_habilitated_for(client, make_user):
     assert "Identifiant : <strong>jdupont</strong>" in text
 
 
+def test_home_links_operators_to_the_assistance_console(app, client, make_user):
+    logged_in(client, make_user, habilitations=("bonuseco",))
+    assert 'href="/assistance/"' not in client.get("/").text
+    operator = app.test_client()
+    make_user("agent.roux", habilitations=("assistance",), email="agent.roux@asp.test")
+    assert login(operator, "agent.roux", STRONG_PASSWORD).status_code == 303
+    text = page_text(operator.get("/"))
+    assert '<a class="fr-link fr-icon-arrow-right-line fr-link--icon-right" ' \
+           'href="/assistance/">Console Assistance</a>' in text
+
+
 def test_home_without_habilitation_points_to_the_assistance(client, make_user):
     register("bonus", "Bonus Eco — dossiers", "bonuseco")
     commit()
@@ -86,6 +97,8 @@ def test_get_logout_asks_for_a_confirmation(client, make_user):
     assert response.status_code == 200
     assert "Se déconnecter de BonusEco ?" in text
     assert 'method="post" action="/logout"' in text
+    # « Annuler » goes back to the home page, still logged in.
+    assert '<a class="fr-btn fr-btn--secondary" href="/">Annuler</a>' in text
     assert client.get("/").status_code == 200  # still logged in
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from idp.auth import user_agents
 from idp.extensions import db
 from idp.models import UserSession
 from tests.conftest import STRONG_PASSWORD
@@ -66,3 +68,47 @@ def test_ending_a_session_needs_the_csrf_token_and_ones_own_session(app, make_us
     page = mine.get("/")
     mine.post(f"/sessions/{other_users}/end", data={"csrf_token": csrf_token(page.text)})
     assert theirs.get("/").status_code == 200  # someone else's session is not ours to end
+
+
+# --- the browser of each session, as a person names it ------------------------------
+
+FIREFOX_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 "
+                   "Firefox/128.0")
+
+
+@pytest.mark.parametrize(("header", "named"), [
+    (FIREFOX_WINDOWS, "Firefox sur Windows"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0", "Edge sur Windows"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/126.0.0.0 Safari/537.36", "Chrome sur Linux"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.5 Safari/605.1.15", "Safari sur macOS"),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "Safari sur iPhone"),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+     "(KHTML, like Gecko) CriOS/126.0 Mobile/15E148 Safari/604.1", "Chrome sur iPhone"),
+    ("Mozilla/5.0 (Linux; Android 14; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36", "Samsung Internet sur Android"),
+    ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/126.0.0.0 Mobile Safari/537.36 OPR/82.0", "Opera sur Android"),
+    ("Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko",
+     "Internet Explorer sur Windows"),
+    ("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/126.0.0.0 Safari/537.36", "Chrome sur ChromeOS"),
+    ("python-requests/2.32.3", "Navigateur non reconnu"),
+    ("Something (Windows NT 10.0) Safari/1.0", "Navigateur non reconnu sur Windows"),
+    ("", "inconnu"),
+    (None, "inconnu"),
+])
+def test_a_user_agent_is_named_as_a_person_says_it(header, named):
+    assert user_agents.describe(header) == named
+
+
+def test_the_sessions_table_names_the_browser(app, make_user):
+    make_user()
+    browser = app.test_client()
+    login(browser, "jdupont", STRONG_PASSWORD, headers={"User-Agent": FIREFOX_WINDOWS})
+    text = page_text(browser.get("/", headers={"User-Agent": FIREFOX_WINDOWS}))
+    assert '<td class="idp-wrap">Firefox sur Windows</td>' in text
+    assert "Gecko/20100101" not in text
