@@ -110,21 +110,19 @@ def _create_private_database(database: str | None) -> None:
 
 
 def _configure_postgresql(engine: Engine, statement_ms: int, lock_ms: int) -> None:
-    """Statement and lock timeouts of every connection, set once when it opens.
+    """Statement and lock timeouts of every connection, given when it opens.
 
     A PostgreSQL that stops answering (a stuck query, a lock held elsewhere) would
     hold the request until gunicorn kills the worker (30 s); cancelled by the
     server, the statement fails at once and the request answers 503
-    (docs/deployment.md, « PostgreSQL »).
+    (docs/deployment.md, « PostgreSQL »). libpq's ``options`` carries them in the
+    startup packet: no statement, no transaction of their own.
     """
+    timeouts = f"-c statement_timeout={int(statement_ms)} -c lock_timeout={int(lock_ms)}"
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, connection_record):
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, false),"
-                           " set_config('lock_timeout', %s, false)",
-                           (str(statement_ms), str(lock_ms)))
-        dbapi_connection.commit()  # a SET in a rolled-back transaction is undone
+    @event.listens_for(engine, "do_connect")
+    def _with_timeouts(dialect, connection_record, cargs, cparams):
+        cparams["options"] = " ".join(filter(None, (cparams.get("options"), timeouts)))
 
 
 def init_app(app: Flask) -> None:

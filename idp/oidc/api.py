@@ -33,6 +33,7 @@ from idp.settings import settings
 
 bp = Blueprint("oidc_api", __name__)
 # Browser-only modules: who may read these answers (idp.oidc.cors).
+bp.before_request(cors.read_allowed_origins)
 bp.after_request(cors.add_headers)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Response
+from flask import g
 from flask import request
 from sqlalchemy import select
 
@@ -96,6 +97,24 @@ def _bearer_token() -> str | None:
     return None
 
 
+def _allowed_origins() -> set[str]:
+    """The registered origins of the client the request is about, read once per request."""
+    if "idp_cors_origins" not in g:
+        g.idp_cors_origins = client_origins(_named_client())
+    return g.idp_cors_origins
+
+
+def read_allowed_origins() -> None:
+    """Before the view, while nothing is committed: the origins that may read the answer.
+
+    Read after the commit instead, they would need the database again, and its
+    failure would turn committed work (a rotated refresh token) into an error
+    (docs/deployment.md, « PostgreSQL »)."""
+    if (request.headers.get("Origin") and request.endpoint in CLIENT_ENDPOINTS
+            and request.method != "OPTIONS"):
+        _allowed_origins()
+
+
 def foreign_origin() -> bool:
     """A page of an origin the named client did not register calls the token endpoint.
 
@@ -103,7 +122,7 @@ def foreign_origin() -> bool:
     code (or rotate the refresh token) before the browser hid the answer from the
     page, spending it for nothing. Server-side modules send no Origin."""
     origin = request.headers.get("Origin")
-    return origin is not None and origin not in client_origins(_named_client())
+    return origin is not None and origin not in _allowed_origins()
 
 
 def add_headers(response: Response) -> Response:
@@ -120,7 +139,7 @@ def add_headers(response: Response) -> Response:
         return response
     response.vary.add("Origin")
     preflight = request.method == "OPTIONS"
-    allowed = _any_client_origins() if preflight else client_origins(_named_client())
+    allowed = _any_client_origins() if preflight else _allowed_origins()
     if origin not in allowed:
         return response  # no header: the browser keeps the answer from the page
     response.headers["Access-Control-Allow-Origin"] = origin

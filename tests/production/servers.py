@@ -116,6 +116,8 @@ class CuttableProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._thawed = asyncio.Event()  # cleared: nothing is relayed, nothing is reset
+        self._thawed.set()
 
     def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
@@ -143,16 +145,19 @@ class CuttableProxy:
             return
         self._writers |= {writer, upstream_writer}
         await asyncio.gather(self._pipe(reader, upstream_writer, self.to_target),
-                             self._pipe(upstream_reader, writer))
+                             self._pipe(upstream_reader, writer, self.from_target))
 
     def to_target(self, data: bytes) -> None:
         """Called with each chunk sent to the target, before it is relayed."""
 
-    async def _pipe(self, reader, writer, watch=None) -> None:
+    def from_target(self, data: bytes) -> None:
+        """Called with each chunk the target answered, before it is relayed."""
+
+    async def _pipe(self, reader, writer, watch) -> None:
         try:
             while data := await reader.read(65536):
-                if watch is not None:
-                    watch(data)
+                await self._thawed.wait()
+                watch(data)  # a freeze it decides holds the next chunks, not this one
                 writer.write(data)
                 await writer.drain()
         except OSError:
@@ -162,6 +167,7 @@ class CuttableProxy:
             self._writers.discard(writer)
 
     async def _cut(self) -> None:
+        self._thawed.set()  # held relays go on, onto the reset sockets
         self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
@@ -173,6 +179,14 @@ class CuttableProxy:
 
     def restore(self) -> None:
         self._call(self._listen())
+
+    def freeze(self) -> None:
+        """Like a dependency that stops answering without refusing: connections stay
+        open, nothing goes through until ``thaw()``."""
+        self._loop.call_soon_threadsafe(self._thawed.clear)
+
+    def thaw(self) -> None:
+        self._loop.call_soon_threadsafe(self._thawed.set)
 
     async def _shutdown(self) -> None:
         await self._cut()
@@ -191,11 +205,13 @@ class CuttableProxy:
 
 
 class CommitWatcher(CuttableProxy):
-    """A relay to PostgreSQL that runs an action when the next ``COMMIT`` goes by.
+    """A relay to PostgreSQL that acts when the next ``COMMIT`` goes by.
 
-    psycopg sends ``COMMIT`` as a simple query; ``arm(action)`` runs ``action``
-    once, before that query reaches the server: what the action breaks is broken
-    from the commit to the answer.
+    psycopg sends ``COMMIT`` as a simple query, and the server's answer is tagged
+    ``COMMIT``. ``arm(action)`` runs ``action`` once, before that query reaches the
+    server: what the action breaks is broken from the commit to the answer.
+    ``freeze_after_commit()`` stops relaying once the server's answer has gone
+    back: the commit is done, and PostgreSQL stops answering right after it.
     """
 
     COMMIT = b"COMMIT\x00"
@@ -203,14 +219,25 @@ class CommitWatcher(CuttableProxy):
     def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
         super().__init__(target_port, target_host)
         self._action = None
+        self._freeze_after = False
         self.fired = threading.Event()
 
     def arm(self, action) -> None:
         self.fired.clear()
         self._action = action
 
+    def freeze_after_commit(self) -> None:
+        self.fired.clear()
+        self._freeze_after = True
+
     def to_target(self, data: bytes) -> None:
         if self._action is not None and self.COMMIT in data:
             action, self._action = self._action, None
             action()
+            self.fired.set()
+
+    def from_target(self, data: bytes) -> None:
+        if self._freeze_after and self.COMMIT in data:
+            self._freeze_after = False
+            self._thawed.clear()  # in the relay's own loop: this answer goes, nothing after
             self.fired.set()

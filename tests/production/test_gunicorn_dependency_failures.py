@@ -73,10 +73,11 @@ def access_lines(server) -> dict[str, dict]:
 class Answers(list):
     """The requests the test sent, each with its own request id."""
 
-    def post(self, url: str, **kwargs) -> requests.Response:
+    def post(self, url: str, headers: dict | None = None, timeout: float = TIMEOUT,
+             **kwargs) -> requests.Response:
         request_id = f"test-{secrets.token_hex(8)}"
-        response = requests.post(url, headers={"X-Request-Id": request_id},
-                                 timeout=TIMEOUT, **kwargs)
+        response = requests.post(url, headers={"X-Request-Id": request_id, **(headers or {})},
+                                 timeout=timeout, **kwargs)
         self.append((request_id, response.status_code))
         return response
 
@@ -167,3 +168,38 @@ def test_a_frozen_database_answers_a_fast_503_with_its_access_line(
     answers.assert_logged(server)
     # Nothing was spent: the same refresh token rotates once the lock is gone.
     assert refresh(answers, server, module, first["refresh_token"]).status_code == 200
+
+
+def test_a_database_frozen_after_the_commit_of_a_rotation_or_revocation_still_answers(
+        server, commits, make_user, make_module):
+    """A browser-only module's refresh and revocation: who may read the answer (CORS) is
+    known before the commit, so nothing asks PostgreSQL between the commit and the answer."""
+    make_user("cors-rotating")
+    module = make_module()
+    browser = sign_in(server.url, "cors-rotating", STRONG_PASSWORD)
+    first = redeem(server.url, module, *get_code(server.url, browser, module)).json()
+    origin = "http://127.0.0.1:8765"  # the origin of the module's registered callback
+    answers = Answers()
+    commits.freeze_after_commit()
+    try:
+        rotated = answers.post(f"{server.url}/token", data={
+            "grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+        }, auth=(module.client_id, module.secret), headers={"Origin": origin}, timeout=10)
+        assert commits.fired.is_set()  # PostgreSQL stopped answering after the commit
+    finally:
+        commits.thaw()
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.headers["Access-Control-Allow-Origin"] == origin
+    live = refresh(answers, server, module, rotated.json()["refresh_token"]).json()
+    commits.freeze_after_commit()
+    try:
+        revoked = answers.post(f"{server.url}/revoke", data={
+            "token": live["refresh_token"], "token_type_hint": "refresh_token",
+        }, auth=(module.client_id, module.secret), headers={"Origin": origin}, timeout=10)
+        assert commits.fired.is_set()
+    finally:
+        commits.thaw()
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.headers["Access-Control-Allow-Origin"] == origin
+    assert refresh(answers, server, module, live["refresh_token"]).status_code == 400
+    answers.assert_logged(server)
