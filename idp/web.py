@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 
 from alembic.script import ScriptDirectory
 from flask import Blueprint
@@ -15,9 +16,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import database
 from idp import metrics
+from idp.clock import utcnow
 from idp.database import rollback
 from idp.extensions import db
 from idp.extensions import limiter
+from idp.oidc import keys
 from idp.settings import settings
 
 
@@ -65,6 +68,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(_page_globals)
 
 
+log = logging.getLogger(__name__)
 health = Blueprint("health", __name__)
 
 
@@ -81,7 +85,9 @@ def healthz():
 
 @health.get("/readyz")
 def readyz():
-    """Whether this process can serve: its database answers, at the code's schema.
+    """Whether this process can serve: its database answers, at the code's schema, and
+    the signing keys it holds load (a brand-new deployment has none yet: created at
+    first need).
 
     The rate-limit store is not part of it: it is shared by every host, and
     while it is down the pages that need it answer 503 on every host alike,
@@ -90,6 +96,7 @@ def readyz():
     """
     checks = {"database": database.answers()}
     checks["migrations"] = checks["database"] and _schema_is_current()
+    checks["keys"] = checks["migrations"] and _keys_load()
     ready = all(checks.values())
     body = {"status": "ready" if ready else "unavailable",
             "checks": {name: "ok" if ok else "down" for name, ok in checks.items()}}
@@ -106,6 +113,21 @@ def _schema_is_current() -> bool:
     finally:
         rollback()
     return found == _schema_heads()
+
+
+def _keys_load() -> bool:
+    """Every published signing key imports (once per key and process: cached)."""
+    try:
+        for record in keys.published(utcnow()):
+            keys.private_key(record)
+    except SQLAlchemyError:
+        return False
+    except Exception:  # noqa: BLE001 (a key that does not import, whatever the reason)
+        log.error("a signing key does not load")
+        return False
+    finally:
+        rollback()
+    return True
 
 
 def _schema_heads() -> set[str]:

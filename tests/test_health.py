@@ -13,7 +13,7 @@ from tests.conftest import page_text
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     assert client.get("/readyz").get_json() == {
-        "status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+        "status": "ready", "checks": {"database": "ok", "migrations": "ok", "keys": "ok"}}
     assert client.get("/healthz?details").get_json() == {"status": "ok", "dependencies": {
         "database": "ok", "ratelimit": "ok", "migrations": "ok"}}
 
@@ -21,6 +21,24 @@ def test_healthz_and_readyz(client):
 def test_health_details_are_for_the_metrics_readers_only(client):
     stranger = client.get("/healthz?details", environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert stranger.get_json() == {"status": "ok"}
+
+
+def test_readyz_refuses_a_signing_key_that_does_not_load(client):
+    from sqlalchemy import update
+
+    from idp.clock import utcnow
+    from idp.database import commit
+    from idp.models import SigningKey
+    from idp.oidc import keys
+
+    keys.ensure_active(keys.DEFAULT_ALG, utcnow())
+    db.session.execute(update(SigningKey).values(private_jwk='{"kty": "RSA"}'))
+    commit()
+    keys.forget_cached_keys()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"] == {
+        "database": "ok", "migrations": "ok", "keys": "down"}
 
 
 def test_readyz_refuses_a_database_behind_the_code(client):
@@ -32,7 +50,8 @@ def test_readyz_refuses_a_database_behind_the_code(client):
     commit()
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["checks"] == {"database": "ok", "migrations": "down"}
+    assert response.get_json()["checks"] == {
+        "database": "ok", "migrations": "down", "keys": "down"}
 
 
 @pytest.fixture
@@ -45,7 +64,8 @@ def test_readyz_reports_an_unreachable_database(broken_database_app):
     response = broken_database_app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json() == {
-        "status": "unavailable", "checks": {"database": "down", "migrations": "down"}}
+        "status": "unavailable",
+        "checks": {"database": "down", "migrations": "down", "keys": "down"}}
     assert broken_database_app.test_client().get("/healthz").status_code == 200
 
 
@@ -75,7 +95,7 @@ def test_an_unreachable_rate_limit_store_is_a_detail_not_unreadiness(redis_down_
     client = redis_down_app.test_client()
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json()["checks"] == {"database": "ok", "migrations": "ok"}
+    assert ready.get_json()["checks"] == {"database": "ok", "migrations": "ok", "keys": "ok"}
     details = client.get("/healthz?details").get_json()["dependencies"]
     assert details == {"database": "ok", "ratelimit": "down", "migrations": "ok"}
     metrics = client.get("/metrics").text

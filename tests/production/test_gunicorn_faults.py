@@ -238,7 +238,7 @@ def test_redis_unreachable_refuses_logins_then_recovers(start_gunicorn, redis_pr
     assert MSG_UNAVAILABLE in response.text
     # Redis is shared by every host: its loss must not take them all out of the pool.
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "keys": "ok"}
     assert details["dependencies"]["ratelimit"] == "down"
     assert 'idp_dependency_up{dependency="ratelimit"} 0.0' in scraped
     assert served == [200, 200]
