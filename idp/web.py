@@ -104,7 +104,13 @@ def readyz():
 
 
 def _schema_is_current() -> bool:
-    """The database is at the migration heads this code was written for."""
+    """The database is at this code's migration heads, or past them.
+
+    Past them: a newer release ran its expand migration while this one still
+    serves (docs/deployment.md, « Zero-downtime migrations »); the revision is
+    then unknown to this code. Behind them (a revision this code knows but not
+    its head) or never migrated: not ready.
+    """
     try:
         found = set(db.session.execute(text("SELECT version_num FROM alembic_version"))
                     .scalars())
@@ -112,7 +118,8 @@ def _schema_is_current() -> bool:
         return False
     finally:
         rollback()
-    return found == _schema_heads()
+    heads, known = _schema_revisions()
+    return bool(found) and (found == heads or not found & known)
 
 
 def _keys_load() -> bool:
@@ -130,11 +137,13 @@ def _keys_load() -> bool:
     return True
 
 
-def _schema_heads() -> set[str]:
-    """The heads of migrations/, read once per process (Alembic imports every file)."""
-    heads = current_app.extensions.get("idp_schema_heads")
-    if heads is None:
+def _schema_revisions() -> tuple[set[str], set[str]]:
+    """The heads of migrations/ and all its revisions, read once per process (Alembic
+    imports every file)."""
+    revisions = current_app.extensions.get("idp_schema_revisions")
+    if revisions is None:
         config = current_app.extensions["migrate"].migrate.get_config()
-        heads = current_app.extensions["idp_schema_heads"] = set(
-            ScriptDirectory.from_config(config).get_heads())
-    return heads
+        scripts = ScriptDirectory.from_config(config)
+        revisions = current_app.extensions["idp_schema_revisions"] = (
+            set(scripts.get_heads()), {script.revision for script in scripts.walk_revisions()})
+    return revisions
