@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
 import time
 
@@ -39,6 +40,8 @@ from idp.database import after_commit
 from idp.extensions import client_ip
 from idp.extensions import limiter
 from idp.settings import settings
+
+log = logging.getLogger(__name__)
 
 LOGINS = Counter("idp_logins", "Password logins by outcome.", ["outcome"])
 LOCKS = Counter("idp_account_locks", "Accounts (or unknown identifiers) locked.")
@@ -91,9 +94,14 @@ def observe(endpoint: str, started: float) -> None:
 
 
 def _observe(response):
+    """After the view, when the work may be committed: a failure here (the metrics
+    files on a full disk) is logged, never the answer's (docs/deployment.md, « Redis »)."""
     started = g.pop("metrics_started_at", None)
     if started is not None:
-        observe(request.url_rule.endpoint if request.url_rule else "unmatched", started)
+        try:
+            observe(request.url_rule.endpoint if request.url_rule else "unmatched", started)
+        except Exception as exc:  # noqa: BLE001 (the answer is decided: log, go on)
+            log.warning("request latency not observed: %s", type(exc).__name__)
     return response
 
 

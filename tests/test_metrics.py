@@ -134,3 +134,15 @@ def test_a_forwarded_address_opens_the_metrics_only_through_the_trusted_proxy(be
     # Through the proxy, which appended the real client's address.
     assert get_metrics_from(behind_a_proxy, "127.0.0.3", "127.0.0.1") == 200
     assert get_metrics_from(behind_a_proxy, "127.0.0.3", "127.0.0.1, 127.0.0.2") == 404
+
+
+def test_a_latency_that_cannot_be_recorded_leaves_the_answer_alone(client, monkeypatch, caplog):
+    from idp import metrics
+
+    def full_disk(endpoint, started):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(metrics, "observe", full_disk)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert "request latency not observed: OSError" in caplog.text
