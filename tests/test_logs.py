@@ -89,6 +89,23 @@ def test_discovery_served_from_its_cached_bytes_is_logged_like_any_request(produ
     assert access[-1]["status"] == 200
 
 
+def test_a_failure_on_the_way_out_still_has_its_access_line(production_app):
+    """A hook after the view fails, then the error page's hooks fail again: the
+    answer is a 500 all the same, and its access line is written."""
+
+    def broken(response):
+        raise RuntimeError("after the commit")
+
+    production_app.after_request(broken)
+    response = production_app.test_client().get(
+        "/healthz", headers={"X-Request-Id": "req-broken-00001"})
+    assert response.status_code == 500
+    lines = [json.loads(line) for line in production_app.log_stream.getvalue().splitlines()]
+    access = [line for line in lines if line["logger"] == "idp.access"]
+    assert access[-1]["request_id"] == "req-broken-00001"
+    assert (access[-1]["status"], access[-1]["path"]) == (500, "/healthz")
+
+
 def logged_after_a_closed_stderr(configure, capsys) -> str:
     """Configure logging while sys.stderr is a buffer (a command runner's), close it,
     log: what reached the real stderr."""
