@@ -49,8 +49,9 @@ def commits():
 
 
 @pytest.fixture
-def server(start_gunicorn, pg_url, commits, redis_proxy):
-    """gunicorn reaching PostgreSQL and Redis through the two proxies."""
+def server(commits, redis_proxy, start_gunicorn, pg_url):
+    """gunicorn reaching PostgreSQL and Redis through the two proxies (stopped before
+    them: fixtures end in the reverse order of their start)."""
     through_proxy = pg_url.replace(
         f":{backends.make_url_port(PG_ADMIN_URL)}/", f":{commits.port}/")
     return start_gunicorn(database_url=through_proxy,
@@ -100,6 +101,7 @@ def test_redis_lost_at_the_commit_of_a_rotation_still_answers_the_new_tokens(
     module = make_module()
     browser = sign_in(server.url, "rotating", STRONG_PASSWORD)
     first = redeem(server.url, module, *get_code(server.url, browser, module)).json()
+    browser.close()  # no idle keep-alive connection for gunicorn to wait out when it stops
     answers = Answers()
     commits.arm(redis_proxy.cut)
     try:
@@ -129,6 +131,7 @@ def test_redis_lost_at_the_commit_of_a_login_failure_still_shows_the_refusal(
         assert commits.fired.is_set()
     finally:
         redis_proxy.restore()
+        login_attempt.session.close()
     # The failure is counted by the lockout (PostgreSQL); only the limiter's count of it
     # is lost, and logged.
     assert response.status_code == 200, response.text[:300]
@@ -156,6 +159,7 @@ def test_a_frozen_database_answers_a_fast_503_with_its_access_line(
     server = start_gunicorn(IDP_DB_STATEMENT_TIMEOUT_MS="1000", IDP_DB_LOCK_TIMEOUT_MS="0")
     browser = sign_in(server.url, "frozen", STRONG_PASSWORD)
     first = redeem(server.url, module, *get_code(server.url, browser, module)).json()
+    browser.close()  # no idle keep-alive connection for gunicorn to wait out when it stops
     answers = Answers()
     with psycopg.connect(backends.psycopg_url(pg_url)) as holder:
         holder.execute("LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE")  # until rollback
@@ -178,6 +182,7 @@ def test_a_database_frozen_after_the_commit_of_a_rotation_or_revocation_still_an
     module = make_module()
     browser = sign_in(server.url, "cors-rotating", STRONG_PASSWORD)
     first = redeem(server.url, module, *get_code(server.url, browser, module)).json()
+    browser.close()  # no idle keep-alive connection for gunicorn to wait out when it stops
     origin = "http://127.0.0.1:8765"  # the origin of the module's registered callback
     answers = Answers()
     commits.freeze_after_commit()
