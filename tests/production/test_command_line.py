@@ -33,6 +33,10 @@ def json_lines(text: str) -> list[dict]:
 def test_logs_go_to_stderr_and_the_secret_alone_to_stdout(pg_url, smtp_server, secret_key):
     environ = production_environ(pg_url, smtp_server.port, secret_key,
                                  IDP_ISSUER="http://127.0.0.1:5000")
+    upgraded = run_idp(environ, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert json_lines(upgraded.stdout) == []
+    assert all(line["logger"] for line in json_lines(upgraded.stderr))
     created = run_idp(environ, "users", "create", "cli.prod", "--email", "cli.prod@example.fr",
                       "--given-name", "Camille", "--family-name", "Prod",
                       "--habilitation", "bonuseco")
