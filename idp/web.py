@@ -23,6 +23,8 @@ from idp.extensions import limiter
 from idp.oidc import keys
 from idp.settings import settings
 
+log = logging.getLogger(__name__)
+
 
 def _page_globals() -> dict:
     return {
@@ -68,7 +70,6 @@ def init_app(app: Flask) -> None:
     app.context_processor(_page_globals)
 
 
-log = logging.getLogger(__name__)
 health = Blueprint("health", __name__)
 
 
