@@ -1,5 +1,6 @@
 """Playwright driving Debian's Chromium (``make test`` installs it), the IdP on a live
-server whose issuer is its own URL, and the demo modules of ``examples/``."""
+server whose issuer is its own URL, the demo modules of ``examples/``, and the audit
+of every page state (a11y.py)."""
 
 import re
 
@@ -12,6 +13,7 @@ from idp.database import commit
 from idp.oidc import backchannel
 from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
+from tests.browser.a11y import PageStates
 from tests.conftest import LiveServer
 from tests.conftest import free_port
 
@@ -41,12 +43,49 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="fr-FR")
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    yield page
-    context.close()
+def new_page(browser):
+    """Open a page in a browser context of its own: a person's browser, with Playwright's
+    context options (``viewport``, ``device_scale_factor``, ``java_script_enabled``...)."""
+    contexts = []
+
+    def open_page(**options):
+        context = browser.new_context(locale="fr-FR", **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def check(request):
+    """``check(page, state)``: audit the page state and keep its screenshot (a11y.py)."""
+    states = PageStates(request.node.name)
+    yield states
+    states.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test fails on the findings of ``check`` once its journey is over, all listed."""
+    states = item.funcargs.get("check")
+    try:
+        result = yield
+    except BaseException as error:
+        if states is not None and states.findings:
+            error.add_note(states.report())
+        raise
+    if states is not None and states.findings:
+        pytest.fail(states.report(), pytrace=False)
+    return result
 
 
 def type_new_password(page, password: str) -> None:
@@ -63,11 +102,49 @@ def type_new_password(page, password: str) -> None:
 
 def choose_password(page, password: str) -> None:
     type_new_password(page, password)
+    confirm_password(page, password)
+
+
+def confirm_password(page, password: str) -> None:
     page.get_by_label("Confirmation du nouveau mot de passe").fill(password)
     page.get_by_role("button", name="Enregistrer le mot de passe").click()
 
 
-# Like the test keys of hosted captchas: every image shows this text (SPEC 3.2).
+def expect_message(page, text: str) -> None:
+    """The page says ``text``, word for word, wherever the page puts it."""
+    expect(page.get_by_role("main")).to_contain_text(text)
+
+
+def expect_field_error(page, label: str, text: str) -> None:
+    """The field says ``text`` to whoever reaches it: its description carries it."""
+    expect(page.get_by_label(label, exact=True)).to_have_accessible_description(
+        re.compile(re.escape(text)))
+
+
+def log_in(page, login: str, password: str) -> None:
+    """Fill the login page in and send it."""
+    page.get_by_label("Identifiant", exact=True).fill(login)
+    page.get_by_label("Mot de passe", exact=True).fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+SECRET_QUESTION_CHOICE = "Quel est le nom de votre premier animal de compagnie ?"
+SECRET_ANSWER_CHOICE = "Rantanplan"
+
+
+def choose_secret(page) -> None:
+    page.get_by_label("Question secrète").select_option(SECRET_QUESTION_CHOICE)
+    page.get_by_label("Réponse secrète").fill(SECRET_ANSWER_CHOICE)
+    page.get_by_role("button", name="Enregistrer la question secrète").click()
+
+
+def type_captcha(page, text: str) -> None:
+    page.get_by_label("Saisissez les caractères de l'image").fill(text)
+    page.get_by_role("button", name="Valider").click()
+
+
+# Like the test keys of hosted captchas, every image shows this text
+# (IDP_CAPTCHA_FIXED_TEXT, README « Configuration »).
 CAPTCHA_TEXT = "KM7RT4"
 
 
@@ -107,12 +184,19 @@ def demo_module(idp_url: str, client_id: str, name: str) -> LiveServer:
 
 
 @pytest.fixture
-def modules(live_server, monkeypatch):
-    # They answer the back-channel logout as soon as they can: the IdP's 3 s for it become
+def module(live_server, monkeypatch):
+    """The first demo module, « Module de démonstration »."""
+    # It answers the back-channel logout as soon as it can: the IdP's 3 s for it become
     # a deadline of 30, for a busy machine (the logout waits no longer than the answers).
     monkeypatch.setattr(backchannel, "DELIVERY_TIMEOUT", 30.0)
-    started = [demo_module(live_server.url, "demo-module", "Module de démonstration"),
-               demo_module(live_server.url, "demo-module-2", "Second module")]
-    yield started
-    for module in started:
-        module.stop()
+    server = demo_module(live_server.url, "demo-module", "Module de démonstration")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def modules(live_server, module):
+    """Two demo modules, for single sign-on from one to the other."""
+    second = demo_module(live_server.url, "demo-module-2", "Second module")
+    yield [module, second]
+    second.stop()

@@ -1,4 +1,6 @@
-"""Issue 4 in Chromium: from the welcome mails to the demo module, as the guide reads."""
+"""The first connection in Chromium, as docs/flows.md tells it: from the two welcome mails
+to the module, each page and each refusal audited; then one interrupted after the new
+password and resumed."""
 
 from __future__ import annotations
 
@@ -7,21 +9,27 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import wording
 from tests.browser.conftest import CAPTCHA_TEXT
 from tests.browser.conftest import choose_password
-from tests.browser.conftest import demo_module
+from tests.browser.conftest import choose_secret
+from tests.browser.conftest import confirm_password
+from tests.browser.conftest import expect_field_error
+from tests.browser.conftest import expect_message
+from tests.browser.conftest import log_in
+from tests.browser.conftest import type_captcha
+from tests.browser.conftest import type_new_password
+from tests.user_guide import ASSISTANCE_PHONE
+from tests.user_guide import BONUSECO_LABEL
+from tests.user_guide import MAIL_HABILITATION_LINE
+from tests.user_guide import MAIL_IDENTIFIER_LINE
+from tests.user_guide import MAIL_PROVISIONAL_PASSWORD_LINE
+from tests.user_guide import MSG_INVALID_CREDENTIALS
 
 pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "Hirondelle-Boussole-Granit-71"
 EMAIL = "claire.morel@garage-morel.test"
-
-
-@pytest.fixture
-def module(live_server):
-    server = demo_module(live_server.url, "demo-module", "Module de démonstration")
-    yield server
-    server.stop()
 
 
 def create_account(app, mailbox) -> str:
@@ -32,46 +40,55 @@ def create_account(app, mailbox) -> str:
     ])
     assert result.exit_code == 0, result.output
     identifier_mail, password_mail = mailbox.to(EMAIL)
-    assert "Identifiant : cmorel" in mailbox.body(identifier_mail)
-    assert "Habilitation : Bonus Eco" in mailbox.body(identifier_mail)
-    assert "Mot de passe provisoire" not in mailbox.body(identifier_mail)
+    assert f"{MAIL_IDENTIFIER_LINE}cmorel" in mailbox.body(identifier_mail)
+    assert f"{MAIL_HABILITATION_LINE}{BONUSECO_LABEL}" in mailbox.body(identifier_mail)
+    assert MAIL_PROVISIONAL_PASSWORD_LINE not in mailbox.body(identifier_mail)
+    assert MAIL_PROVISIONAL_PASSWORD_LINE in mailbox.body(password_mail)
     return mailbox.provisional_password(EMAIL)
 
 
-def start_at_module(page, module, provisional: str) -> None:
+def test_from_the_welcome_mails_to_the_module(page, check, app, module, mailbox):
+    provisional = create_account(app, mailbox)
     page.goto(module.url + "/")
     page.get_by_role("button", name="Se connecter avec BonusEco").click()
     expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
-    page.get_by_label("Identifiant").fill("cmorel")
-    page.get_by_label("Mot de passe", exact=True).fill(provisional)
-    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("link", name=f"Assistance : {ASSISTANCE_PHONE}")).to_have_attribute(
+        "href", "tel:" + ASSISTANCE_PHONE.replace(" ", ""))
+    expect(page.get_by_role("link", name="Manuel utilisateur", exact=True)).to_be_visible()
+    expect(page.get_by_role("contentinfo")).to_contain_text(wording.FOOTER)
+    check(page, "login")
+    log_in(page, "cmorel", provisional)
+
     expect(page).to_have_url(re.compile(r"/password-change$"))
+    expect_message(page, wording.PROVISIONAL_NOTICE)
+    check(page, "password-change")
+    type_new_password(page, "motdepasse2024")
+    expect(page.locator("#password-strength")).to_contain_text("Robustesse :")
+    check(page, "password-change-strength-meter")
+    confirm_password(page, "motdepasse2024")
+    expect_field_error(page, "Nouveau mot de passe", wording.TOO_EASY)
+    check(page, "password-change-refused")
+    choose_password(page, NEW_PASSWORD)
 
-
-def choose_secret(page) -> None:
     expect(page).to_have_url(re.compile(r"/first-connection/secret-question$"))
-    page.get_by_label("Question secrète").select_option(
-        "Quel est le nom de votre premier animal de compagnie ?")
+    expect(page.get_by_role("heading", name="Choisissez votre question secrète")).to_be_visible()
+    check(page, "secret-question")
     page.get_by_label("Réponse secrète").fill("Rantanplan")
     page.get_by_role("button", name="Enregistrer la question secrète").click()
-    expect(page).to_have_url(re.compile(r"/first-connection/captcha$"))
-
-
-def type_captcha(page, text: str) -> None:
-    page.get_by_label("Saisissez les caractères de l'image").fill(text)
-    page.get_by_role("button", name="Valider").click()
-
-
-def test_from_the_welcome_mails_to_the_module(page, app, live_server, module, mailbox):
-    provisional = create_account(app, mailbox)
-    start_at_module(page, module, provisional)
-    choose_password(page, NEW_PASSWORD)
+    expect_field_error(page, "Question secrète", wording.REQUIRED)
+    check(page, "secret-question-refused")
     choose_secret(page)
-    image = page.locator("#captcha-image")
-    expect(image).to_have_attribute("alt", re.compile("caractères"))
-    expect(page.locator("#captcha-image")).to_have_js_property("naturalWidth", 280)
+
+    expect(page).to_have_url(re.compile(r"/first-connection/captcha$"))
+    image = page.get_by_role("img", name=wording.CAPTCHA_ALT)
+    expect(image).to_have_js_property("naturalWidth", 280)  # loads under the CSP
     expect(page.get_by_role("link", name="Écouter la version audio")).to_be_visible()
-    type_captcha(page, CAPTCHA_TEXT.lower())
+    check(page, "captcha")
+    type_captcha(page, "AAAAAA")
+    expect_field_error(page, "Saisissez les caractères de l'image", wording.CAPTCHA_WRONG)
+    check(page, "captcha-refused")
+    type_captcha(page, CAPTCHA_TEXT.lower())  # either case is accepted
+
     # The pending authorization resumes: the module receives its code.
     expect(page).to_have_url(module.url + "/")
     expect(page.locator("#welcome")).to_contain_text("Vous êtes connecté avec BonusEco")
@@ -79,15 +96,24 @@ def test_from_the_welcome_mails_to_the_module(page, app, live_server, module, ma
     expect(page.locator("#userinfo-claims")).to_contain_text("concessionnaire")
 
 
-def test_weak_password_and_wrong_captcha_are_refused(page, app, live_server, module, mailbox):
+def test_interrupted_after_the_new_password_resumes_at_the_secret_question(
+        new_page, app, live_server, mailbox):
     provisional = create_account(app, mailbox)
-    start_at_module(page, module, provisional)
-    choose_password(page, "motdepasse2024")
-    expect(page.locator("#new_password-error")).to_contain_text("trop facile à deviner")
+    page = new_page()
+    page.goto(live_server.url + "/login")
+    log_in(page, "cmorel", provisional)
     choose_password(page, NEW_PASSWORD)
+    expect(page).to_have_url(re.compile(r"/first-connection/secret-question$"))
+    page.context.close()  # the tab and the browser closed: the login flow is lost
+
+    page = new_page()
+    page.goto(live_server.url + "/login")
+    log_in(page, "cmorel", provisional)  # ended by the personal password
+    expect_message(page, MSG_INVALID_CREDENTIALS)
+    log_in(page, "cmorel", NEW_PASSWORD)
+    # Every step not done yet is asked again, the captcha included.
+    expect(page).to_have_url(re.compile(r"/first-connection/secret-question$"))
     choose_secret(page)
-    type_captcha(page, "AAAAAA")
-    expect(page.locator("#captcha-error")).to_contain_text("ne correspondent pas")
     expect(page).to_have_url(re.compile(r"/first-connection/captcha$"))
     type_captcha(page, CAPTCHA_TEXT)
-    expect(page).to_have_url(module.url + "/")
+    expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
