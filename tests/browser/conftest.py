@@ -115,10 +115,9 @@ def expect_message(page, text: str) -> None:
     expect(page.get_by_role("main")).to_contain_text(text)
 
 
-def expect_field_error(page, label: str, text: str) -> None:
-    """The field says ``text`` to whoever reaches it: its description carries it."""
-    expect(page.get_by_label(label, exact=True)).to_have_accessible_description(
-        re.compile(re.escape(text)))
+def expect_field_error(field, text: str) -> None:
+    """The field (a locator) says ``text`` to whoever reaches it: its description has it."""
+    expect(field).to_have_accessible_description(re.compile(re.escape(text)))
 
 
 def log_in(page, login: str, password: str) -> None:

@@ -66,7 +66,7 @@ def test_from_the_welcome_mails_to_the_module(page, check, app, module, mailbox)
     expect(page.locator("#password-strength")).to_contain_text("Robustesse :")
     check(page, "password-change-strength-meter")
     confirm_password(page, "motdepasse2024")
-    expect_field_error(page, "Nouveau mot de passe", wording.TOO_EASY)
+    expect_field_error(page.get_by_label("Nouveau mot de passe", exact=True), wording.TOO_EASY)
     check(page, "password-change-refused")
     choose_password(page, NEW_PASSWORD)
 
@@ -75,7 +75,7 @@ def test_from_the_welcome_mails_to_the_module(page, check, app, module, mailbox)
     check(page, "secret-question")
     page.get_by_label("Réponse secrète").fill("Rantanplan")
     page.get_by_role("button", name="Enregistrer la question secrète").click()
-    expect_field_error(page, "Question secrète", wording.REQUIRED)
+    expect_field_error(page.get_by_label("Question secrète", exact=True), wording.REQUIRED)
     check(page, "secret-question-refused")
     choose_secret(page)
 
@@ -85,7 +85,8 @@ def test_from_the_welcome_mails_to_the_module(page, check, app, module, mailbox)
     expect(page.get_by_role("link", name="Écouter la version audio")).to_be_visible()
     check(page, "captcha")
     type_captcha(page, "AAAAAA")
-    expect_field_error(page, "Saisissez les caractères de l'image", wording.CAPTCHA_WRONG)
+    expect_field_error(page.get_by_label("Saisissez les caractères de l'image"),
+                       wording.CAPTCHA_WRONG)
     check(page, "captcha-refused")
     type_captcha(page, CAPTCHA_TEXT.lower())  # either case is accepted
 

@@ -1,7 +1,9 @@
-"""« J'ai oublié mon mot de passe » in Chromium, from the login page back to « Mes applications ».
+"""« J'ai oublié mon mot de passe » in Chromium, each branch of docs/flows.md: an unknown
+identifier and a wrong answer end on the same page as the right answer, which alone
+mails a provisional password; an account without secrets gets the Assistance's message.
 
-The live server runs in this process, so patching the generator of the sum
-makes it deterministic; the test still reads the sum on the page.
+The live server runs in this process, so patching the generator of the operation makes
+it deterministic; the test still reads the operation on the page.
 """
 
 import re
@@ -10,56 +12,98 @@ import pytest
 from playwright.sync_api import expect
 
 from idp.security import challenges
+from tests.browser import wording
 from tests.browser.conftest import choose_password
+from tests.browser.conftest import expect_field_error
+from tests.browser.conftest import expect_message
+from tests.browser.conftest import log_in
 from tests.conftest import SECRET_ANSWER
 from tests.conftest import SECRET_QUESTION
 from tests.conftest import STRONG_PASSWORD
+from tests.user_guide import FORGOT_PASSWORD_LINK
+from tests.user_guide import MSG_FORGOT_PASSWORD_DONE
+from tests.user_guide import MSG_SECRETS_NOT_SET
 
 pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "Hirondelle-Boussole-Granit-71"
 EMAIL = "jdupont@example.test"
-MSG_DONE = "Procédure terminée, merci de vérifier votre boîte aux lettres"
 
 
-def test_forgotten_password_from_the_login_page_to_my_applications(page, live_server, make_user,
-                                                                   mailbox, monkeypatch):
+def start(page, live_server, identifier: str) -> None:
+    """From the login page, the identifier typed, to the first page of the procedure."""
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Identifiant", exact=True).fill(identifier)
+    page.get_by_role("link", name=FORGOT_PASSWORD_LINK).click()
+    expect(page.get_by_role("heading", name=FORGOT_PASSWORD_LINK)).to_be_visible()
+    expect(page.get_by_label("Identifiant", exact=True)).to_have_value(identifier)
+
+
+def operation_result(page) -> int:
+    """The result of the operation the page shows as text (« Combien font 7 + 5 ? »)."""
+    shown = re.compile(r"Combien font (\d+) ([+-]) (\d+) \?")
+    expect(page.get_by_label("Résultat")).to_have_accessible_description(shown)
+    left, operator, right = shown.search(page.get_by_text(shown).inner_text()).groups()
+    return int(left) + int(right) if operator == "+" else int(left) - int(right)
+
+
+def answer_operation(page) -> None:
+    page.get_by_label("Résultat").fill(str(operation_result(page)))
+    page.get_by_role("button", name="Continuer").click()
+
+
+def answer_question(page, answer: str) -> None:
+    expect(page.get_by_role("heading", name="Répondez à votre question secrète")).to_be_visible()
+    page.get_by_label("Réponse secrète").fill(answer)
+    page.get_by_role("button", name="Valider").click()
+    expect_message(page, MSG_FORGOT_PASSWORD_DONE)
+
+
+def test_every_branch_of_the_forgotten_password(page, check, live_server, make_user, mailbox,
+                                                monkeypatch):
     monkeypatch.setattr(challenges, "arithmetic_operation", lambda: (13, "-", 6))
     make_user("jdupont", email=EMAIL)
 
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Identifiant").fill("jdupont")
-    page.get_by_role("link", name="J'ai oublié mon mot de passe").click()
-
-    # The identifier typed on the login page is carried over.
-    expect(page).to_have_url(re.compile(r"/forgot-password\?identifier=jdupont$"))
-    expect(page.get_by_label("Identifiant")).to_have_value("jdupont")
-    hint = page.locator("#result-hint")
-    expect(hint).to_have_text(re.compile(r"^Combien font \d+ [+-] \d+ \?$"))
-    left, operator, right = re.search(r"(\d+) ([+-]) (\d+)", hint.inner_text()).groups()
-    result = int(left) + int(right) if operator == "+" else int(left) - int(right)
-    assert result == 7
-    page.get_by_label("Résultat").fill(str(result))
+    # An unknown identifier: the same pages, a plausible question, the same end.
+    start(page, live_server, "mmartin")
+    check(page, "forgot-password")
+    page.get_by_label("Résultat").fill("8")
     page.get_by_role("button", name="Continuer").click()
-
+    expect_field_error(page.get_by_label("Résultat"), wording.WRONG_RESULT)
+    check(page, "forgot-password-wrong-result")
+    assert operation_result(page) == 7
+    answer_operation(page)
     expect(page).to_have_url(re.compile(r"/forgot-password/question$"))
-    expect(page.locator("#secret-question")).to_have_text(SECRET_QUESTION)
-    page.get_by_label("Réponse secrète").fill(SECRET_ANSWER.lower())
-    page.get_by_role("button", name="Valider").click()
-    expect(page.get_by_role("status")).to_have_text(MSG_DONE)
+    check(page, "forgot-password-question")
+    answer_question(page, "Rantanplan")
+    check(page, "forgot-password-done")
 
-    # The mail went over real SMTP before the page was sent.
+    # A wrong answer: the same end, no mail.
+    start(page, live_server, "jdupont")
+    answer_operation(page)
+    expect(page.locator("#secret-question")).to_have_text(SECRET_QUESTION)
+    answer_question(page, "Idefix")
+
+    # An account whose secrets were never set.
+    make_user("pnoel", secret_question=None, secret_answer_hash=None)
+    start(page, live_server, "pnoel")
+    answer_operation(page)
+    expect_message(page, MSG_SECRETS_NOT_SET)
+    check(page, "forgot-password-no-secrets")
+
+    # The right answer, whatever its case: the mail, then the password change.
+    start(page, live_server, "jdupont")
+    answer_operation(page)
+    answer_question(page, SECRET_ANSWER.lower())
+    (mail,) = mailbox.to(EMAIL)  # the wrong answer sent none
+    assert mail["Subject"] == wording.NEW_PROVISIONAL_MAIL_SUBJECT
     provisional = mailbox.provisional_password(EMAIL)
     assert provisional != STRONG_PASSWORD
+    assert mailbox.to("pnoel@example.test") == []
 
     page.get_by_role("link", name="Retour à la page de connexion").click()
-    page.get_by_label("Identifiant").fill("jdupont")
-    page.get_by_label("Mot de passe", exact=True).fill(provisional)
-    page.get_by_role("button", name="Se connecter").click()
-
+    log_in(page, "jdupont", provisional)
     expect(page).to_have_url(re.compile(r"/password-change$"))
     choose_password(page, NEW_PASSWORD)
-
-    # The secret question is set: no question again, no captcha (SPEC 1.2 step 4).
+    # The secret question is set: neither it nor the captcha is asked again.
     expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
-    expect(page).to_have_url(re.compile(r"/$"))

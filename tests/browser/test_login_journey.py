@@ -1,69 +1,71 @@
-"""A person logs in through the real login page in Chromium."""
+"""The login's refusals in Chromium, as docs/flows.md tells them: the tries left, the lock;
+the expired password changed first; then logging out from the IdP's own pages."""
 
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CAPTCHA_TEXT
+from tests.browser import wording
 from tests.browser.conftest import choose_password
-from tests.browser.conftest import type_new_password
+from tests.browser.conftest import expect_message
+from tests.browser.conftest import log_in
 from tests.conftest import STRONG_PASSWORD
+from tests.user_guide import MSG_ACCOUNT_LOCKED
+from tests.user_guide import MSG_INVALID_CREDENTIALS
 
 pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "Hirondelle-Boussole-Granit-71"
+WRONG_PASSWORD = STRONG_PASSWORD + "x"
 
 
-def test_first_connection_from_provisional_password_to_home_page(page, live_server, make_user):
-    make_user("mleroy", provisional="Pr0visoireXyzAb")
-    page.goto(f"{live_server.url}/login")
-    expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
-    expect(page.get_by_text("0 800 74 74 00").first).to_be_visible()
-
-    page.get_by_label("Identifiant").fill("mleroy")
-    page.get_by_label("Mot de passe", exact=True).fill("Pr0visoireXyzAb")
-    page.get_by_role("button", name="Se connecter").click()
-
-    expect(page).to_have_url(re.compile(r"/password-change$"))
-    type_new_password(page, "azertyuiop123")
-    expect(page.locator("#password-strength-label")).not_to_be_empty()
-    page.get_by_label("Confirmation du nouveau mot de passe").fill("azertyuiop123")
-    page.get_by_role("button", name="Enregistrer le mot de passe").click()
-    expect(page.locator("#new_password-error")).to_contain_text("trop facile à deviner")
-
-    choose_password(page, NEW_PASSWORD)
-
-    expect(page).to_have_url(re.compile(r"/first-connection/secret-question$"))
-    page.get_by_label("Question secrète").select_option(
-        "Quel est le nom de votre premier animal de compagnie ?"
-    )
-    page.get_by_label("Réponse secrète").fill("Rantanplan")
-    page.get_by_role("button", name="Enregistrer la question secrète").click()
-
-    expect(page).to_have_url(re.compile(r"/first-connection/captcha$"))
-    image = page.locator("#captcha-image")
-    expect(image).to_have_attribute("alt", re.compile("caractères"))
-    # The image really loads (same origin, allowed by the CSP).
-    expect(page.locator("#captcha-image")).to_have_js_property("naturalWidth", 280)
-    page.get_by_label("Saisissez les caractères de l'image").fill("xxxxxx")
-    page.get_by_role("button", name="Valider").click()
-    expect(page.locator("#captcha-error")).to_be_visible()
-    page.get_by_label("Saisissez les caractères de l'image").fill(CAPTCHA_TEXT.lower())
-    page.get_by_role("button", name="Valider").click()
-    expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
-
-
-def test_wrong_password_shows_the_verbatim_message(page, live_server, make_user):
+def test_wrong_passwords_say_the_tries_left_then_the_third_locks(page, check, live_server,
+                                                                  make_user, mailbox):
     make_user("jdupont")
     page.goto(f"{live_server.url}/login")
-    page.get_by_label("Identifiant").fill("jdupont")
-    page.get_by_label("Mot de passe", exact=True).fill(STRONG_PASSWORD + "x")
-    page.get_by_role("button", name="Se connecter").click()
-    # The verbatim message, then the tries left before the lock, in the summary that
-    # takes the focus.
-    expect(page.locator("#login-error")).to_be_focused()
-    expect(page.locator("#login-error p")).to_have_text([
-        "Le couple identifiant/ mot de passe est incorrecte",
-        "Il vous reste 2 essais.",
-    ])
+    log_in(page, "jdupont", WRONG_PASSWORD)
+    expect_message(page, MSG_INVALID_CREDENTIALS)
+    expect_message(page, wording.TRIES_LEFT_2)
+    check(page, "login-refused-2-tries-left")
+    log_in(page, "jdupont", WRONG_PASSWORD)
+    expect_message(page, wording.TRIES_LEFT_1)
+    expect_message(page, MSG_INVALID_CREDENTIALS)
+    check(page, "login-refused-1-try-left")
+    log_in(page, "jdupont", WRONG_PASSWORD)
+    expect_message(page, wording.NOW_LOCKED)
+    expect_message(page, MSG_INVALID_CREDENTIALS)
+    check(page, "login-refused-now-locked")
+    (locked_mail,) = mailbox.to("jdupont@example.test")
+    assert locked_mail["Subject"] == wording.LOCKED_MAIL_SUBJECT
+
+    log_in(page, "jdupont", STRONG_PASSWORD)  # even the right password, during the lock
+    expect_message(page, MSG_ACCOUNT_LOCKED)
+    check(page, "login-locked")
+    expect(page).to_have_url(re.compile(r"/login$"))
+
+
+def test_expired_password_is_changed_first_then_logout_from_the_idp(page, check, live_server,
+                                                                     make_user):
+    make_user("jdupont", changed_days_ago=91)
+    page.goto(f"{live_server.url}/login")
+    log_in(page, "jdupont", STRONG_PASSWORD)
+    expect(page).to_have_url(re.compile(r"/password-change$"))
+    expect_message(page, wording.EXPIRED_NOTICE)
+    check(page, "password-change-expired")
+    choose_password(page, NEW_PASSWORD)
+    expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
+    expect_message(page, wording.NO_APPLICATION)
+    check(page, "home-no-application")
+
+    page.goto(f"{live_server.url}/logout")
+    expect(page.get_by_role("heading", name=wording.LOGOUT_QUESTION)).to_be_visible()
+    check(page, "logout-confirm")
+    page.get_by_role("main").get_by_role("button", name="Se déconnecter").click()
+    expect(page.get_by_role("heading", name=wording.LOGGED_OUT_TITLE)).to_be_visible()
+    expect_message(page, wording.LOGGED_OUT)
+    check(page, "logout-done")
+    page.get_by_role("link", name=wording.LOG_IN_AGAIN).click()
+    expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
+    page.goto(f"{live_server.url}/")  # the session is over
+    expect(page).to_have_url(re.compile(r"/login"))

@@ -47,6 +47,12 @@ CAPTCHA_WRONG = (
 WRONG_RESULT = "Le résultat est incorrect : une nouvelle opération vous est proposée."
 NEW_PROVISIONAL_MAIL_SUBJECT = "BonusEco — votre nouveau mot de passe provisoire"
 
+# The home page of a person no module is open to.
+NO_APPLICATION = (
+    "Aucune application ne vous est ouverte pour le moment. Contactez l'Assistance au "
+    f"{ASSISTANCE_PHONE}."
+)
+
 # The missing habilitation, under the agency's message.
 FORBIDDEN_HELP = f"Si vous pensez devoir y accéder, appelez l'Assistance au {ASSISTANCE_PHONE}."
 
@@ -55,6 +61,7 @@ LOGOUT_QUESTION = "Se déconnecter de BonusEco ?"
 LOGGED_OUT_TITLE = "Vous êtes déconnecté"
 LOGGED_OUT = "Votre session BonusEco est terminée."
 LOG_IN_AGAIN = "Se connecter à nouveau"
+MODULE_ASKS_LOGOUT = "L'application « {name} » demande votre déconnexion de BonusEco."
 LOGOUT_EVERYWHERE = (
     "Vous serez déconnecté de toutes les applications BonusEco ouvertes avec cette session."
 )
