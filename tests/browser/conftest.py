@@ -2,8 +2,6 @@
 server whose issuer is its own URL, the demo modules of ``examples/``, and the audit
 of every page state (a11y.py)."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 from playwright.sync_api import sync_playwright
@@ -14,6 +12,7 @@ from idp.oidc import backchannel
 from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
 from tests.browser.a11y import PageStates
+from tests.browser.steps import CAPTCHA_TEXT
 from tests.conftest import LiveServer
 from tests.conftest import free_port
 
@@ -86,65 +85,6 @@ def pytest_runtest_call(item):
     if states is not None and states.findings:
         pytest.fail(states.report(), pytrace=False)
     return result
-
-
-def type_new_password(page, password: str) -> None:
-    """Type the new password, then wait for the strength meter's verdict as a person reads it.
-
-    The meter asks the server as the person types; a form sent before that answer lets it
-    arrive after the password change, and its cookie, sent before the change, then replaces
-    the new session's: the person lands on the login page. A busy machine answers late.
-    """
-    page.wait_for_load_state()  # the meter's script is deferred: listening from then on
-    with page.expect_response(re.compile(r"/password-change/strength$")):
-        page.get_by_label("Nouveau mot de passe", exact=True).fill(password)
-
-
-def choose_password(page, password: str) -> None:
-    type_new_password(page, password)
-    confirm_password(page, password)
-
-
-def confirm_password(page, password: str) -> None:
-    page.get_by_label("Confirmation du nouveau mot de passe").fill(password)
-    page.get_by_role("button", name="Enregistrer le mot de passe").click()
-
-
-def expect_message(page, text: str) -> None:
-    """The page says ``text``, word for word, wherever the page puts it."""
-    expect(page.get_by_role("main")).to_contain_text(text)
-
-
-def expect_field_error(field, text: str) -> None:
-    """The field (a locator) says ``text`` to whoever reaches it: its description has it."""
-    expect(field).to_have_accessible_description(re.compile(re.escape(text)))
-
-
-def log_in(page, login: str, password: str) -> None:
-    """Fill the login page in and send it."""
-    page.get_by_label("Identifiant", exact=True).fill(login)
-    page.get_by_label("Mot de passe", exact=True).fill(password)
-    page.get_by_role("button", name="Se connecter").click()
-
-
-SECRET_QUESTION_CHOICE = "Quel est le nom de votre premier animal de compagnie ?"
-SECRET_ANSWER_CHOICE = "Rantanplan"
-
-
-def choose_secret(page) -> None:
-    page.get_by_label("Question secrète").select_option(SECRET_QUESTION_CHOICE)
-    page.get_by_label("Réponse secrète").fill(SECRET_ANSWER_CHOICE)
-    page.get_by_role("button", name="Enregistrer la question secrète").click()
-
-
-def type_captcha(page, text: str) -> None:
-    page.get_by_label("Saisissez les caractères de l'image").fill(text)
-    page.get_by_role("button", name="Valider").click()
-
-
-# Like the test keys of hosted captchas, every image shows this text
-# (IDP_CAPTCHA_FIXED_TEXT, README « Configuration »).
-CAPTCHA_TEXT = "KM7RT4"
 
 
 @pytest.fixture

@@ -13,8 +13,10 @@ from playwright.sync_api import expect
 
 from idp.clock import utcnow
 from tests.browser import wording
-from tests.browser.conftest import expect_field_error
-from tests.browser.conftest import log_in
+from tests.browser.steps import expect_field_error
+from tests.browser.steps import log_in
+from tests.browser.steps import open_account
+from tests.browser.steps import search_accounts
 from tests.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -32,11 +34,10 @@ def test_operator_searches_opens_an_account_and_acts_with_a_reason(page, check, 
     expect(page.get_by_role("heading", name="Rechercher un compte")).to_be_visible()
     check(page, "assistance-search")
 
-    page.get_by_label("Rechercher un compte").fill("vdur")
-    page.get_by_role("button", name="Rechercher").click()
+    search_accounts(page, "vdur")
     expect(page.get_by_role("cell", name="Verrouillé")).to_be_visible()
     check(page, "assistance-search-results")
-    page.get_by_role("link", name="vdurand").click()
+    open_account(page, "vdurand")
     expect(page.get_by_text(re.compile("Verrouillé jusqu'au")).first).to_be_visible()
     check(page, "assistance-account")
     page.get_by_role("link", name="Déverrouiller").click()
@@ -51,9 +52,8 @@ def test_operator_searches_opens_an_account_and_acts_with_a_reason(page, check, 
     check(page, "assistance-account-after-action")
 
     page.get_by_role("link", name="Rechercher un compte").click()
-    page.get_by_label("Rechercher un compte").fill("m.leroy@example")
-    page.get_by_role("button", name="Rechercher").click()
-    page.get_by_role("link", name="mleroy").click()
+    search_accounts(page, "m.leroy@example")
+    open_account(page, "mleroy")
     page.get_by_role("link", name="Réinitialiser le mot de passe").click()
     page.get_by_label("Motif").fill("Appel de Mme Leroy")
     page.get_by_role("button", name="Envoyer un mot de passe provisoire").click()

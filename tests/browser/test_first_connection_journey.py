@@ -10,15 +10,15 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import wording
-from tests.browser.conftest import CAPTCHA_TEXT
-from tests.browser.conftest import choose_password
-from tests.browser.conftest import choose_secret
-from tests.browser.conftest import confirm_password
-from tests.browser.conftest import expect_field_error
-from tests.browser.conftest import expect_message
-from tests.browser.conftest import log_in
-from tests.browser.conftest import type_captcha
-from tests.browser.conftest import type_new_password
+from tests.browser.steps import CAPTCHA_TEXT
+from tests.browser.steps import choose_password
+from tests.browser.steps import choose_secret
+from tests.browser.steps import confirm_password
+from tests.browser.steps import expect_field_error
+from tests.browser.steps import expect_message
+from tests.browser.steps import log_in
+from tests.browser.steps import type_captcha
+from tests.browser.steps import type_new_password
 from tests.user_guide import ASSISTANCE_PHONE
 from tests.user_guide import BONUSECO_LABEL
 from tests.user_guide import MAIL_HABILITATION_LINE
@@ -52,9 +52,10 @@ def test_from_the_welcome_mails_to_the_module(page, check, app, module, mailbox)
     page.goto(module.url + "/")
     page.get_by_role("button", name="Se connecter avec BonusEco").click()
     expect(page.get_by_role("heading", name="Connexion à BonusEco")).to_be_visible()
-    expect(page.get_by_role("link", name=f"Assistance : {ASSISTANCE_PHONE}")).to_have_attribute(
-        "href", "tel:" + ASSISTANCE_PHONE.replace(" ", ""))
-    expect(page.get_by_role("link", name="Manuel utilisateur", exact=True)).to_be_visible()
+    header = page.get_by_role("banner")  # its links, and their copy in the « Menu » modal
+    expect(header.get_by_role("link", name=f"Assistance : {ASSISTANCE_PHONE}").first) \
+        .to_have_attribute("href", "tel:" + ASSISTANCE_PHONE.replace(" ", ""))
+    expect(header.get_by_role("link", name="Manuel utilisateur").first).to_be_visible()
     expect(page.get_by_role("contentinfo")).to_contain_text(wording.FOOTER)
     check(page, "login")
     log_in(page, "cmorel", provisional)

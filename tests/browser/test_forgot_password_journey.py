@@ -13,10 +13,12 @@ from playwright.sync_api import expect
 
 from idp.security import challenges
 from tests.browser import wording
-from tests.browser.conftest import choose_password
-from tests.browser.conftest import expect_field_error
-from tests.browser.conftest import expect_message
-from tests.browser.conftest import log_in
+from tests.browser.steps import answer_operation
+from tests.browser.steps import choose_password
+from tests.browser.steps import expect_field_error
+from tests.browser.steps import expect_message
+from tests.browser.steps import log_in
+from tests.browser.steps import operation_result
 from tests.conftest import SECRET_ANSWER
 from tests.conftest import SECRET_QUESTION
 from tests.conftest import STRONG_PASSWORD
@@ -37,19 +39,6 @@ def start(page, live_server, identifier: str) -> None:
     page.get_by_role("link", name=FORGOT_PASSWORD_LINK).click()
     expect(page.get_by_role("heading", name=FORGOT_PASSWORD_LINK)).to_be_visible()
     expect(page.get_by_label("Identifiant", exact=True)).to_have_value(identifier)
-
-
-def operation_result(page) -> int:
-    """The result of the operation the page shows as text (« Combien font 7 + 5 ? »)."""
-    shown = re.compile(r"Combien font (\d+) ([+-]) (\d+) \?")
-    expect(page.get_by_label("Résultat")).to_have_accessible_description(shown)
-    left, operator, right = shown.search(page.get_by_text(shown).inner_text()).groups()
-    return int(left) + int(right) if operator == "+" else int(left) - int(right)
-
-
-def answer_operation(page) -> None:
-    page.get_by_label("Résultat").fill(str(operation_result(page)))
-    page.get_by_role("button", name="Continuer").click()
 
 
 def answer_question(page, answer: str) -> None:

@@ -1,5 +1,6 @@
 """The login's refusals in Chromium, as docs/flows.md tells them: the tries left, the lock;
-the expired password changed first; then logging out from the IdP's own pages."""
+the expired password changed first, the pages of « Mon compte », then logging out from
+the IdP's own pages."""
 
 import re
 
@@ -7,9 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import wording
-from tests.browser.conftest import choose_password
-from tests.browser.conftest import expect_message
-from tests.browser.conftest import log_in
+from tests.browser.steps import choose_password
+from tests.browser.steps import expect_message
+from tests.browser.steps import log_in
 from tests.conftest import STRONG_PASSWORD
 from tests.user_guide import MSG_ACCOUNT_LOCKED
 from tests.user_guide import MSG_INVALID_CREDENTIALS
@@ -57,6 +58,13 @@ def test_expired_password_is_changed_first_then_logout_from_the_idp(page, check,
     expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
     expect_message(page, wording.NO_APPLICATION)
     check(page, "home-no-application")
+    for button, state in [("Changer mon mot de passe", "account-password"),
+                          ("Changer ma question secrète", "account-secret-question")]:
+        page.get_by_role("link", name=button).click()
+        expect(page.get_by_role("heading", name=button)).to_be_visible()
+        check(page, state)
+        page.get_by_role("link", name="Annuler").click()
+        expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
 
     page.goto(f"{live_server.url}/logout")
     expect(page.get_by_role("heading", name=wording.LOGOUT_QUESTION)).to_be_visible()

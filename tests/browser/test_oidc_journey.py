@@ -14,8 +14,8 @@ from idp.database import commit
 from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
 from tests.browser import wording
-from tests.browser.conftest import expect_message
-from tests.browser.conftest import log_in
+from tests.browser.steps import expect_message
+from tests.browser.steps import log_in
 from tests.conftest import STRONG_PASSWORD
 from tests.security.oauth import authorize_url
 from tests.user_guide import MSG_HABILITATION_MISSING
@@ -50,6 +50,12 @@ def test_login_sso_and_logout_from_a_module(page, check, live_server, modules, m
     expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
     expect(page.get_by_role("link", name="Module de démonstration")).to_be_visible()
     check(page, "home")
+    # A module may ask for the person's consent again (prompt=consent).
+    page.goto(live_server.url + authorize_url("demo-module", redirect_uri=first.url + "/callback",
+                                              prompt="consent"))
+    expect(page.get_by_role("heading", name="Module de démonstration demande l'accès à vos "
+                                            "informations")).to_be_visible()
+    check(page, "consent")
     # A module's request without the person's ID token: the IdP asks first.
     page.goto(live_server.url + "/end-session?client_id=demo-module")
     expect(page.get_by_role("heading", name=wording.LOGOUT_QUESTION)).to_be_visible()

@@ -13,6 +13,9 @@ FOOTER = (
     "utilisateur."
 )
 
+# The end of every error page.
+ERROR_HELP = f"Pour toute aide, appelez l'Assistance au {ASSISTANCE_PHONE}."
+
 # The login's refusals, under the agency's message.
 TRIES_LEFT_2 = "Il vous reste 2 essais."
 TRIES_LEFT_1 = "Il vous reste 1 essai."
