@@ -247,6 +247,17 @@ def test_ending_a_session_ends_it_once_and_tells_the_hooks(user, hook_calls):
     assert stored(other).ended_at is None
 
 
+def test_a_logout_is_recorded_once_even_when_asked_twice(user, hook_calls, audit_rows):
+    """Two tabs logging out at once: one logout, one audit row; the late one is told."""
+    _token, row = open_at(user, START)
+    assert sessions.log_out(row, START + SECOND, via="home") is True
+    assert sessions.log_out(row, START + 2 * SECOND, via="home") is False
+    (recorded,) = audit_rows("logout")
+    assert recorded.details["sid"] == row.sid
+    assert recorded.details["via"] == "home"
+    assert hook_calls == [([row.sid], START + SECOND)]
+
+
 def test_ending_every_session_of_a_user_but_one(user, make_user, hook_calls):
     other_user = make_user("mmartin")
     _t1, kept = open_at(user, START)
