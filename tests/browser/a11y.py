@@ -74,6 +74,11 @@ HORIZONTAL_OVERFLOW = """() => {
     .slice(0, 5).map(name)};
 }"""
 
+# Once opened, a DSFR modal or collapse fades in: audited half-drawn, its colours would
+# be the transition's. Endless animations (a spinner) never settle and are let be.
+SETTLED = """() => document.getAnimations().every(animation =>
+  animation.playState !== "running" || animation.effect.getTiming().iterations === Infinity)"""
+
 # The fragment parser follows the document's scripting flag: with scripting off, the
 # content of <noscript> becomes elements (HTML, « parsing HTML fragments »).
 SCRIPTING_DISABLED = """() => {
@@ -111,6 +116,9 @@ class PageStates:
         name = f"{len(self.states) + 1:02d}-{state}"
         self.states.append(name)
         page.wait_for_load_state()
+        scripted = not page.evaluate(SCRIPTING_DISABLED)
+        if scripted:  # without scripts nothing opens a modal, and nothing could poll
+            page.wait_for_function(SETTLED)
         self.directory.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=self.directory / f"{name}.png", full_page=True)
         overflow = page.evaluate(HORIZONTAL_OVERFLOW)
@@ -119,13 +127,12 @@ class PageStates:
                 name, "horizontal-scroll", "reflow", " ".join(overflow["elements"]),
                 f"the page is {overflow['scrollWidth']} px wide in a window of "
                 f"{overflow['width']} px"))
-        for rule in self._axe(page):
+        for rule in self._axe(page if scripted else self._with_scripts(page)):
             self.findings.extend(Finding(name, rule["rule"], rule["impact"] or "?", target,
                                          rule["help"]) for target in rule["targets"])
 
-    def _axe(self, page: Page) -> list[dict]:
-        if page.evaluate(SCRIPTING_DISABLED):
-            page = self._with_scripts(page)
+    @staticmethod
+    def _axe(page: Page) -> list[dict]:
         if not page.evaluate("() => typeof window.axe === 'object'"):
             page.evaluate(AXE_SOURCE.read_text())
         return page.evaluate(RUN_AXE, AXE_TAGS)

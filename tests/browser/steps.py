@@ -96,7 +96,7 @@ def forgotten_password_from_logout(page, check, login: str, answer: str) -> None
     """From the logout page, through the login page's link, to the end of the procedure
     (the identifier typed on the first page), each page state audited."""
     page.get_by_role("link", name=wording.LOG_IN_AGAIN).click()
-    page.get_by_role("link", name=FORGOT_PASSWORD_LINK).click()
+    page.get_by_role("link", name=FORGOT_PASSWORD_LINK, exact=True).click()
     expect(page.get_by_role("heading", name=FORGOT_PASSWORD_LINK)).to_be_visible()
     page.get_by_label("Identifiant", exact=True).fill(login)
     check(page, "forgot-password")

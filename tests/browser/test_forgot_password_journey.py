@@ -36,7 +36,7 @@ def start(page, live_server, identifier: str) -> None:
     """From the login page, the identifier typed, to the first page of the procedure."""
     page.goto(f"{live_server.url}/login")
     page.get_by_label("Identifiant", exact=True).fill(identifier)
-    page.get_by_role("link", name=FORGOT_PASSWORD_LINK).click()
+    page.get_by_role("link", name=FORGOT_PASSWORD_LINK, exact=True).click()
     expect(page.get_by_role("heading", name=FORGOT_PASSWORD_LINK)).to_be_visible()
     expect(page.get_by_label("Identifiant", exact=True)).to_have_value(identifier)
 
