@@ -2,6 +2,8 @@
 login page, logged in, back on the module, and logged out; every control reached with
 Tab shows where the focus is, and is pressed with Enter or Space."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -36,6 +38,7 @@ def test_login_and_a_module_with_the_keyboard_only(page, module, make_user):
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Contenu")).to_be_focused()
     page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#contenu$"))  # the Tab after goes on from there
     page.keyboard.press("Tab")
     expect(page.get_by_role("main").locator(":focus")).to_have_count(1)
 
