@@ -1,6 +1,6 @@
 """The first connection in Chromium, as docs/flows.md tells it: from the two welcome mails
-to the module, each page and each refusal audited; then one interrupted after the new
-password and resumed."""
+to the module, each page and each refusal audited; then two interrupted ones resumed (on
+the password change, and after the new password)."""
 
 from __future__ import annotations
 
@@ -115,6 +115,29 @@ def test_interrupted_after_the_new_password_resumes_at_the_secret_question(
     expect_message(page, MSG_INVALID_CREDENTIALS)
     log_in(page, "cmorel", NEW_PASSWORD)
     # Every step not done yet is asked again, the captcha included.
+    expect(page).to_have_url(re.compile(r"/first-connection/secret-question$"))
+    choose_secret(page)
+    expect(page).to_have_url(re.compile(r"/first-connection/captcha$"))
+    type_captcha(page, CAPTCHA_TEXT)
+    expect(page.get_by_role("heading", name="Mes applications")).to_be_visible()
+
+
+def test_interrupted_on_the_password_change_resumes_with_the_provisional_password(
+        new_page, app, live_server, mailbox):
+    """The tab closed on the password-change page: the provisional password still opens
+    the first connection, which asks every step again, the captcha included."""
+    provisional = create_account(app, mailbox)
+    page = new_page()
+    page.goto(live_server.url + "/login")
+    log_in(page, "cmorel", provisional)
+    expect(page).to_have_url(re.compile(r"/password-change$"))
+    page.context.close()
+
+    page = new_page()
+    page.goto(live_server.url + "/login")
+    log_in(page, "cmorel", provisional)  # works until a personal password is chosen
+    expect(page).to_have_url(re.compile(r"/password-change$"))
+    choose_password(page, NEW_PASSWORD)
     expect(page).to_have_url(re.compile(r"/first-connection/secret-question$"))
     choose_secret(page)
     expect(page).to_have_url(re.compile(r"/first-connection/captcha$"))
