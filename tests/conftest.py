@@ -421,6 +421,35 @@ def short_transaction():
         db.session.commit()
 
 
+# --- Debian's Chromium, driven by Playwright (tests/browser, tests/modules) -----------------
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps calling Google's
+# hosts, which this closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# How long a step may wait for the page (actions and ``expect``): a deadline for a busy
+# machine, not a wait; Playwright's 5 s for ``expect`` failed there.
+STEP_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Playwright and one Chromium for the whole session: Playwright's sync API
+    cannot start twice in one process (its event loop would already be running)."""
+    from playwright.sync_api import expect
+    from playwright.sync_api import sync_playwright
+
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
 # --- a live server (threads, browsers) -----------------------------------------------
 
 

@@ -3,8 +3,6 @@ server whose issuer is its own URL, the demo modules of ``examples/``, and the a
 of every page state (a11y.py)."""
 
 import pytest
-from playwright.sync_api import expect
-from playwright.sync_api import sync_playwright
 
 from examples.demo_module import create_app as create_demo
 from idp.database import commit
@@ -13,32 +11,15 @@ from idp.oidc.registration import NewClient
 from idp.oidc.registration import create_client
 from tests.browser.a11y import PageStates
 from tests.browser.steps import CAPTCHA_TEXT
+from tests.conftest import STEP_TIMEOUT_MS
 from tests.conftest import LiveServer
 from tests.conftest import free_port
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps calling Google's
-# hosts, which this closed network refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-# How long a step may wait for the page (actions and ``expect``): a deadline for a busy
-# machine, not a wait; Playwright's 5 s for ``expect`` failed there.
-STEP_TIMEOUT_MS = 30_000
-
 
 @pytest.fixture(scope="session")
-def browser():
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
+def browser(chromium):
+    """Debian's Chromium, launched once per session (``tests.conftest.chromium``)."""
+    return chromium
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from joserfc import jws
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
@@ -80,9 +81,11 @@ def test_both_responses_carry_rfc_9068_access_tokens_and_opaque_refresh_tokens(a
     user, module = issued["user"], issued["module"]
     jtis = []
     for response, now in ((issued["first"], START), (issued["second"], LATER)):
-        # The ID token comes with the code only (OIDC Core 12.2 leaves it optional).
+        # A new ID token with each refresh too (OIDC Core 12.2), signed like the first.
         assert set(response) == {"access_token", "token_type", "expires_in", "refresh_token",
-                                 "scope"} | ({"id_token"} if now == START else set())
+                                 "scope", "id_token"}
+        id_header = jws.extract_compact(response["id_token"].encode()).headers()
+        assert id_header["alg"] == "ES256"
         assert response["token_type"] == "Bearer"
         assert response["expires_in"] == 600
         assert response["scope"] == "openid profile"
