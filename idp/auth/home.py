@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
-from zoneinfo import ZoneInfoNotFoundError
 
 from flask import Blueprint
 from flask import flash
@@ -19,6 +17,8 @@ from idp.auth import user_agents
 from idp.auth.current import current_session
 from idp.auth.flow import login_required
 from idp.auth.forms import LogoutForm
+from idp.clock import fr_date
+from idp.clock import fr_datetime
 from idp.clock import utcnow
 from idp.database import commit
 from idp.models import UserSession
@@ -30,10 +30,6 @@ bp = Blueprint("home", __name__)
 
 RECENT_CONNECTIONS = 10
 MSG_SESSION_ENDED = "La session a été fermée."
-try:
-    DISPLAY_ZONE = ZoneInfo("Europe/Paris")
-except ZoneInfoNotFoundError:  # a system without tz data shows UTC rather than failing
-    DISPLAY_ZONE = ZoneInfo("UTC")
 
 
 @dataclass
@@ -48,19 +44,15 @@ class SessionLine:
     is_current: bool
 
 
-def _when(moment) -> str:
-    return moment.astimezone(DISPLAY_ZONE).strftime("%d/%m/%Y à %H:%M")
-
-
 def recent_connections(user) -> list[tuple[str, str]]:
     """(date, IP) of the user's last logins, from the audit trail."""
-    return [(_when(row.created_at), row.ip or "inconnue")
+    return [(fr_datetime(row.created_at), row.ip or "inconnue")
             for row in audit.recent_events(user, "login.success", RECENT_CONNECTIONS)]
 
 
 def open_sessions(current: UserSession, now) -> list[SessionLine]:
     return [
-        SessionLine(row.sid, _when(row.created_at), _when(row.last_seen_at),
+        SessionLine(row.sid, fr_datetime(row.created_at), fr_datetime(row.last_seen_at),
                     row.ip or "inconnue", user_agents.describe(row.user_agent),
                     row.id == current.id)
         for row in sessions.live_sessions(current.user_id, now)
@@ -78,7 +70,7 @@ def home():
         "auth/home/home.html",
         user=user,
         modules=modules_open_to(user, now),
-        password_expires_at=expiry_of(user),
+        password_expires_on=fr_date(expiry) if (expiry := expiry_of(user)) else None,
         connections=recent_connections(user),
         open_sessions=open_sessions(current, now),
         is_operator=may_operate(user, now),

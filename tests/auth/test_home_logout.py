@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from idp.database import commit
@@ -42,6 +47,16 @@ def test_home_lists_the_modules_the_user_is_habilitated_for(client, make_user):
     assert "Console de l'Assistance" not in text
     assert "Bonjour Jean Dupont." in text
     assert "Identifiant : <strong>jdupont</strong>" in text
+
+
+def test_home_gives_the_password_expiry_as_a_day_in_paris(client, make_user):
+    """Changed at 23:30 UTC in winter: 90 days later it is already the next day in Paris."""
+    changed = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)
+    make_user(password_changed_at=changed)
+    with time_machine.travel(changed + timedelta(days=1), tick=False):
+        assert login(client, "jdupont", STRONG_PASSWORD).status_code == 303
+        text = page_text(client.get("/"))
+    assert "Votre mot de passe expire le 06/04/2026." in text  # 05/04 23:30 UTC
 
 
 def test_home_links_operators_to_the_assistance_console(app, client, make_user):
