@@ -11,6 +11,7 @@ import click
 
 from idp.assistance import importer
 from idp.assistance import services
+from idp.assistance.status import plural
 from idp.cli.common import ACTOR
 from idp.cli.common import OneLineGroup
 from idp.cli.common import done
@@ -157,7 +158,8 @@ def users_import(path, reason):
     results = importer.import_users(text, actor=ACTOR, reason=reason, now=utcnow(),
                                     progress=_print_progress)
     created = sum(r.created for r in results)
-    click.echo(f"{created} compte(s) créé(s), {len(results) - created} ligne(s) refusée(s).")
+    click.echo(f"{plural(created, 'compte créé', 'comptes créés')}, "
+               f"{plural(len(results) - created, 'ligne refusée', 'lignes refusées')}.")
     if created < len(results):
         sys.exit(2)
 

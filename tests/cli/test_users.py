@@ -285,7 +285,7 @@ def test_import_creates_good_lines_and_reports_each_bad_one(runner, mailbox, tmp
     assert refused[0].startswith("[2/6] ligne 3 : refusée : adresse électronique invalide")
     assert refused[1].startswith("[4/6] ligne 5 : refusée : l'identifiant « alice » existe déjà")
     assert refused[2].startswith("[5/6] ligne 6 : refusée : habilitation inconnue « inconnue »")
-    assert "3 compte(s) créé(s), 3 ligne(s) refusée(s)." in result.stdout
+    assert "3 comptes créés, 3 lignes refusées." in result.stdout
     rows = snapshot()
     assert len(rows["users"]) == 3
     assert account("alice").family_name == "Arnaud"
@@ -451,7 +451,7 @@ def test_ops_02_a_login_completes_while_an_import_runs(runner, make_user, client
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "[1/3] ligne 2 : ginette créé", "[2/3] ligne 3 : hugo créé",
-        "[3/3] ligne 4 : ines créé", "3 compte(s) créé(s), 0 ligne(s) refusée(s).",
+        "[3/3] ligne 4 : ines créé", "3 comptes créés, 0 ligne refusée.",
     ]
     assert len(mailbox.to("ines@example.test")) == 2
 
