@@ -17,7 +17,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from joserfc import jws
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
@@ -84,8 +83,13 @@ def test_both_responses_carry_rfc_9068_access_tokens_and_opaque_refresh_tokens(a
         # A new ID token with each refresh too (OIDC Core 12.2), signed like the first.
         assert set(response) == {"access_token", "token_type", "expires_in", "refresh_token",
                                  "scope", "id_token"}
-        id_header = jws.extract_compact(response["id_token"].encode()).headers()
+        id_header, id_claims = decode_access_token(response["id_token"])  # same keys
         assert id_header["alg"] == "ES256"
+        # The login's time, not the redemption's nor the refresh's (OIDC Core 12.2).
+        assert id_claims["auth_time"] == int((START - timedelta(minutes=1)).timestamp())
+        assert id_claims["iat"] == int(now.timestamp())
+        assert id_claims["exp"] == int(now.timestamp()) + 600
+        assert (id_claims["sub"], id_claims["aud"]) == (user.subject, module.client_id)
         assert response["token_type"] == "Bearer"
         assert response["expires_in"] == 600
         assert response["scope"] == "openid profile"
