@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from idp.auth.login import MSG_QUIT
+from idp.auth.login import MSG_QUIT_PROVISIONAL
 from idp.security import challenges
 from idp.security import secrets
 from tests.conftest import STRONG_PASSWORD
@@ -23,14 +25,6 @@ CAPTCHA_TEXT = "KMR3TX"
 MSG_DONE = (
     "Votre première connexion est terminée : votre compte BonusEco est activé. Vous vous "
     "connecterez désormais avec votre identifiant et votre mot de passe personnel."
-)
-MSG_QUIT = (
-    "Vous avez quitté la connexion avant la fin : aucune session n'est ouverte. À votre "
-    "prochaine connexion, seules les étapes qui restent vous seront demandées."
-)
-MSG_QUIT_PROVISIONAL = (
-    "Tant que vous n'avez pas choisi votre mot de passe personnel, connectez-vous avec le mot "
-    "de passe provisoire reçu par mail."
 )
 
 
@@ -144,6 +138,18 @@ def test_quit_ends_the_steps_and_the_next_login_resumes_them(client, newcomer, a
     assert login(client, "newbie", STRONG_PASSWORD).headers["Location"] == \
         "/first-connection/secret-question"
     assert reload(newcomer).first_connection_completed_at is None
+
+
+def test_a_copy_of_the_cookie_from_before_quit_cannot_go_on(app, client, newcomer):
+    """« Quitter » ends the login flow on the server: the browser's cookie as it was
+    before (copied, or replayed) no longer reaches the steps."""
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    name = app.config["SESSION_COOKIE_NAME"]
+    before = client.get_cookie(name).value
+    quit_steps(client, "/first-connection/secret-question")
+    client.set_cookie(name, before)
+    assert client.get("/first-connection/secret-question").headers["Location"] == "/login"
 
 
 def test_quit_without_steps_in_progress_goes_to_the_login_page(client):
