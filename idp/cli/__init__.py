@@ -12,6 +12,7 @@ from idp.cli.admin import habilitations
 from idp.cli.admin import keys
 from idp.cli.admin import notify_expiring
 from idp.cli.admin import purge
+from idp.cli.database import db_group
 from idp.cli.users import users
 
 
@@ -19,3 +20,5 @@ def init_app(app: Flask) -> None:
     for group in (users, habilitations, clients, audit_group, demo, keys, notify_expiring,
                   purge):
         app.cli.add_command(group)
+    # Replaces Flask-Migrate's ``db`` group (added by migrate.init_app, before this).
+    app.cli.add_command(db_group())
