@@ -52,7 +52,7 @@ $(VOICES)/.stamp: $(VENV)/.stamp-install idp/captcha_voices.py
 		rm -rf $(VOICES) && $(BIN)/python -m idp.captcha_voices $(VOICES) && touch $@; \
 	fi
 
-install-test: install $(VENV)/.stamp-test chromium apache
+install-test: install $(VENV)/.stamp-test chromium apache promtool
 
 chromium:
 	@sh .ci/ensure-chromium
@@ -60,6 +60,11 @@ chromium:
 # Apache 2.4 and mod_auth_openidc, a relying party the module tests drive (examples/apache/).
 apache:
 	@sh .ci/ensure-apache
+
+# promtool, which checks the alerting rules of docs/monitoring/ (tests/test_monitoring.py).
+.PHONY: promtool
+promtool:
+	@sh .ci/ensure-promtool
 
 run: install
 	$(BIN)/idp db upgrade

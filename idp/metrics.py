@@ -52,6 +52,9 @@ LATENCY = Histogram(
     "idp_request_duration_seconds", "Request latency by Flask endpoint.", ["endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+# Error rates (5xx, the token endpoint's refusals) for alerting (docs/monitoring/).
+RESPONSES = Counter("idp_responses", "Answers by Flask endpoint and HTTP status.",
+                    ["endpoint", "status"])
 
 # audit event -> (counter, function of the event's details giving the labels)
 EVENT_COUNTERS = {
@@ -99,7 +102,9 @@ def _observe(response):
     started = g.pop("metrics_started_at", None)
     if started is not None:
         try:
-            observe(request.url_rule.endpoint if request.url_rule else "unmatched", started)
+            endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
+            observe(endpoint, started)
+            RESPONSES.labels(endpoint=endpoint, status=str(response.status_code)).inc()
         except Exception as exc:  # noqa: BLE001 (the answer is decided: log, go on)
             log.warning("request latency not observed: %s", type(exc).__name__)
     return response
