@@ -76,18 +76,37 @@ logconfig_dict = {
 
 # --- Prometheus multi-process mode ---------------------------------------------------
 # Each worker writes its metrics to files in this directory and /metrics adds them up.
-# It must be set before prometheus_client is imported, that is before the app loads.
-# Without one given by the operator, a directory is made for this run and removed
-# when gunicorn exits (on_exit).
+# It must be set before prometheus_client is imported, that is before the app loads
+# (preload_app: before on_starting too). A directory given by the operator is made if
+# missing and emptied here: a previous run's files would add up, and nothing else
+# writes there (the ``idp`` commands ignore the variable). Without one, a directory
+# named after this master's pid is made for this run and removed when gunicorn exits
+# (on_exit); one left by a master that died without exiting (SIGKILL, power loss) is
+# removed at the next start (docs/deployment.md, « gunicorn »).
+_PREFIX = "idp-prometheus-"
 _MADE_FOR_THIS_RUN = None
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    _MADE_FOR_THIS_RUN = tempfile.mkdtemp(prefix="idp-prometheus-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _MADE_FOR_THIS_RUN
 
 
-def on_starting(server):
-    """Start from an empty metrics directory: a previous run's files would add up."""
-    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+def _own_dead_leftovers(folder: str) -> list[str]:
+    """This user's directories of masters that are no longer running."""
+    leftovers = []
+    for name in os.listdir(folder):
+        pid = name.removeprefix(_PREFIX).split("-", 1)[0]
+        path = os.path.join(folder, name)
+        if not (name.startswith(_PREFIX) and pid.isdigit()) or int(pid) == os.getpid():
+            continue
+        try:
+            if os.stat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            leftovers.append(path)
+        except OSError:  # gone meanwhile, or a live process of another user
+            continue
+    return leftovers
+
+
+def _empty(path: str) -> None:
     os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):
         target = os.path.join(path, name)
@@ -95,6 +114,25 @@ def on_starting(server):
             shutil.rmtree(target)
         else:
             os.remove(target)
+
+
+def _inherited_from_previous_master(path: str) -> bool:
+    """A directory made by another master of ours (a USR2 upgrade re-executes gunicorn
+    with the old master's environment): this one makes its own, the old one removes
+    its own at exit."""
+    path = os.path.normpath(path)
+    return (os.path.dirname(path) == tempfile.gettempdir()
+            and os.path.basename(path).startswith(_PREFIX))
+
+
+_given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _given and not _inherited_from_previous_master(_given):
+    _empty(_given)
+else:
+    for _leftover in _own_dead_leftovers(tempfile.gettempdir()):
+        shutil.rmtree(_leftover, ignore_errors=True)
+    _MADE_FOR_THIS_RUN = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _MADE_FOR_THIS_RUN
 
 
 def child_exit(server, worker):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -129,5 +130,9 @@ def _create_app():
 
 def main() -> None:
     """Console script ``idp``."""
+    # A command counts nothing into gunicorn's Prometheus folder: nothing scrapes its
+    # counts, each run would leave its files there, and a folder that does not exist
+    # yet would crash it (docs/deployment.md, « gunicorn »).
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     cli = FlaskGroup(create_app=_create_app, help="BonusEco IdP : administration.")
     cli.main(prog_name="idp")
