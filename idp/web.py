@@ -53,6 +53,28 @@ class TrustedProxyFix:
         return self.direct(environ, start_response)
 
 
+class UnforwardedWarning:
+    """With ``IDP_PROXY_HOPS=0`` a proxy's X-Forwarded-For is ignored: every user behind
+    it has the proxy's address, so all share one rate limit (and the audit trail names
+    the proxy). Said once per process, when a trusted proxy sends the header
+    (docs/deployment.md, « Reverse proxy, TLS and IDP_PROXY_HOPS »)."""
+
+    def __init__(self, wsgi_app, trusted: tuple):
+        self.wsgi_app = wsgi_app
+        self.trusted = trusted
+        self.warned = False
+
+    def __call__(self, environ, start_response):
+        if (not self.warned and environ.get("HTTP_X_FORWARDED_FOR")
+                and is_in(environ.get("REMOTE_ADDR"), self.trusted)):
+            self.warned = True
+            log.warning("X-Forwarded-For from a trusted proxy ignored: IDP_PROXY_HOPS is 0, "
+                        "so every client behind the proxy shares its address and its rate "
+                        "limits; set IDP_PROXY_HOPS to the number of proxies",
+                        extra={"proxy": environ.get("REMOTE_ADDR")})
+        return self.wsgi_app(environ, start_response)
+
+
 def is_in(address: str | None, networks: tuple) -> bool:
     """Whether an address (as the socket gives it) belongs to one of ``networks``."""
     try:
@@ -67,6 +89,8 @@ def init_app(app: Flask) -> None:
     if hops:
         # Only the configured number of trusted proxies is believed (docs/deployment.md).
         app.wsgi_app = TrustedProxyFix(app.wsgi_app, hops, settings(app).trusted_proxies)
+    else:
+        app.wsgi_app = UnforwardedWarning(app.wsgi_app, settings(app).trusted_proxies)
     app.context_processor(_page_globals)
 
 
