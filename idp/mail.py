@@ -7,7 +7,10 @@ Assistance console and the command line then wait for their mails with
 
 With ``IDP_MAIL_SERVER`` set, mails go over SMTP (STARTTLS when
 ``IDP_MAIL_USE_TLS``); without it, outside production, each mail is written
-as an ``.eml`` file in ``instance/outbox/``.
+as an ``.eml`` file in ``instance/outbox/``. A few delivery threads share the
+work, each keeping its SMTP connection open while mails keep coming, so that an
+import of hundreds of accounts does not wait for one connection per mail; the
+mails to one address all go through the same thread, in order.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import smtplib
 import ssl
 import threading
 import uuid
+import zlib
 from email.message import EmailMessage
 from email.utils import formatdate
 from email.utils import make_msgid
@@ -89,8 +93,18 @@ def undelivered() -> int:
     """How many of the mails committed so far by this request or command could not be
     delivered, once each was tried; for the callers that report it (Assistance
     console, command line). A failure is logged, never the body."""
-    handed_over = db.session.info.pop(_HANDED_OVER, [])
-    return sum(not delivery.wait(REPORT_TIMEOUT) for delivery in handed_over)
+    return failed(handed_over())
+
+
+def handed_over() -> list[Delivery]:
+    """The mails committed so far by this request or command, without waiting for them
+    (the import goes on with its next line meanwhile, then asks ``failed``)."""
+    return db.session.info.pop(_HANDED_OVER, [])
+
+
+def failed(deliveries: list[Delivery]) -> int:
+    """How many of ``deliveries`` could not be delivered, once each was tried."""
+    return sum(not delivery.wait(REPORT_TIMEOUT) for delivery in deliveries)
 
 
 def wait_until_sent(timeout: float = 10.0) -> bool:
@@ -110,14 +124,73 @@ def _log_failure(message: EmailMessage, exc: BaseException) -> None:
     log.error("mail delivery failed: %s (%s)", message["Subject"], type(exc).__name__)
 
 
-def _send_smtp(message: EmailMessage, chosen: Settings) -> None:
-    with smtplib.SMTP(chosen.mail_server, chosen.mail_port, timeout=10) as smtp:
+# The delivery thread's open SMTP connection: (server settings, connection).
+_held = threading.local()
+# How long a delivery thread keeps its connection open without a mail to send.
+IDLE_SECONDS = 2.0
+# Delivery threads (and SMTP connections) per process: an import's mails leave about
+# this many times faster than one at a time; a web worker rarely uses more than one.
+THREADS = 4
+
+
+def _connect(chosen: Settings) -> smtplib.SMTP:
+    smtp = smtplib.SMTP(chosen.mail_server, chosen.mail_port, timeout=10)
+    try:
         if chosen.mail_use_tls:
             smtp.starttls(context=ssl.create_default_context())
         if chosen.mail_username:
             smtp.login(chosen.mail_username, chosen.mail_password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _send_smtp(message: EmailMessage, chosen: Settings) -> None:
+    """Send on the delivery thread's open connection, or a new one. A kept connection
+    the server has closed meanwhile (its idle timeout) is replaced once."""
+    server = (chosen.mail_server, chosen.mail_port, chosen.mail_use_tls, chosen.mail_username)
+    held = getattr(_held, "connection", None)
+    if held is not None and held[0] != server:
+        close_connection()
+        held = None
+    if held is not None:
+        try:
+            held[1].send_message(message)
+        except (smtplib.SMTPServerDisconnected, ConnectionError):
+            close_connection()  # closed by the server meanwhile: once more, on a new one
+        except BaseException:
+            close_connection()  # a refusal or a timeout: start the next mail afresh
+            raise
+        else:
+            log.info("mail sent", extra={"subject": message["Subject"]})
+            return
+    smtp = _connect(chosen)
+    try:
         smtp.send_message(message)
+    except BaseException:
+        smtp.close()
+        raise
     log.info("mail sent", extra={"subject": message["Subject"]})
+    if getattr(_held, "keeps_connection", False):
+        _held.connection = (server, smtp)  # the delivery thread closes it once idle
+    else:
+        _quit(smtp)
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def close_connection() -> None:
+    """Close this thread's kept SMTP connection, if any."""
+    held = getattr(_held, "connection", None)
+    _held.connection = None
+    if held is not None:
+        _quit(held[1])
 
 
 def _write_eml(message: EmailMessage, outbox: Path) -> None:
@@ -138,7 +211,9 @@ class Delivery:
 
 
 class _Sender:
-    """One delivery thread per process, started on first use.
+    """A few delivery threads per process, each started on first use; a mail goes to
+    the thread of its recipient (the same address always to the same thread, so its
+    mails arrive in the order they were committed).
 
     The mails live in this process's memory only between the commit and the
     SMTP server (a second or so): they carry provisional passwords, which are
@@ -147,29 +222,38 @@ class _Sender:
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queues = [queue.SimpleQueue() for _ in range(THREADS)]
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread | None] = [None] * THREADS
 
     def submit(self, settings: dict, message: EmailMessage) -> Delivery:
         delivery = Delivery()
+        index = zlib.crc32(str(message["To"]).strip().lower().encode()) % THREADS
         with self._lock:
             self._pending += 1
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="idp-mail", daemon=True)
-                self._thread.start()
-        self._queue.put((settings, message, delivery))
+            thread = self._threads[index]
+            if thread is None or not thread.is_alive():
+                thread = self._threads[index] = threading.Thread(
+                    target=self._run, args=(self._queues[index],), name=f"idp-mail-{index}",
+                    daemon=True)
+                thread.start()
+        self._queues[index].put((settings, message, delivery))
         return delivery
 
     def wait_idle(self, timeout: float) -> bool:
         with self._lock:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def _run(self) -> None:
+    def _run(self, mails: queue.SimpleQueue) -> None:
+        _held.keeps_connection = True
         while True:
-            settings, message, delivery = self._queue.get()
+            try:
+                settings, message, delivery = mails.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                close_connection()  # idle: the server need not hold it for us
+                settings, message, delivery = mails.get()
             try:
                 deliver(message, settings)
                 delivery.sent = True

@@ -202,7 +202,8 @@ def test_a_down_smtp_server_does_not_crash_an_import(runner, smtp_down, tmp_path
 
     assert result.exit_code == 0, result.output
     assert "ligne 2 : alice créé" in result.stdout
-    assert result.stderr.strip() == "Attention : 2 mail(s) n'ont pas pu être envoyés."
+    assert result.stderr.strip() == ("Attention : ligne 2 (alice) : 2 mail(s) n'ont pas pu "
+                                     "être envoyés.")
     assert [row.login for row in audit_rows("account.created")] == ["alice"]
 
 

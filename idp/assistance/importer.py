@@ -10,10 +10,15 @@ takes. The provisional password of a line is hashed before its transaction
 opens, so the lock is held for a few inserts only. A refused line is reported
 and leaves nothing behind; the lines before it stay created, their two
 welcome mails sent.
+
+The next lines are created while the welcome mails of the previous ones leave
+(idp.mail's delivery threads): each line is reported, in order, once its mails
+are delivered or have failed, so a failed mail is reported on its line.
 """
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 from collections.abc import Callable
@@ -33,6 +38,8 @@ from idp.validation import parse_habilitation
 
 REQUIRED_COLUMNS = ("login", "email", "given_name", "family_name")
 MAX_LINES = 10000
+# Created lines whose mails may still be leaving while the next ones are created.
+MAILING_WINDOW = 16
 
 
 @dataclass
@@ -86,18 +93,31 @@ def import_users(text: str, *, actor: str, reason: str, now: datetime,
     # End the caller's transaction too (the console's guard read the operator):
     # on SQLite any transaction holds the write lock (idp.database).
     commit()
-    results = []
-    for line, row in rows:
-        result = _import_line(line, row, actor=actor, reason=reason, now=now)
-        results.append(result)
-        if progress is not None:
-            progress(result, len(results), len(rows))
+    results: list[LineResult] = []
+    mailing: collections.deque[tuple[LineResult, list[mail.Delivery]]] = collections.deque()
+
+    def report_ready(everything: bool = False) -> None:
+        """Report the oldest lines whose mails are settled (all of them at the end)."""
+        while mailing and (everything or len(mailing) > MAILING_WINDOW
+                           or all(d.done.is_set() for d in mailing[0][1])):
+            result, deliveries = mailing.popleft()
+            result.failed_mails = mail.failed(deliveries)
+            results.append(result)
+            if progress is not None:
+                progress(result, len(results), len(rows))
+
+    try:
+        for line, row in rows:
+            mailing.append(_import_line(line, row, actor=actor, reason=reason, now=now))
+            report_ready()
+    finally:
+        report_ready(everything=True)  # a database error too: what was created is said
     return results
 
 
 def _import_line(line: int, row: dict[str, str], *, actor: str, reason: str,
-                 now: datetime) -> LineResult:
-    """One line in one transaction, committed (mails sent) before returning."""
+                 now: datetime) -> tuple[LineResult, list[mail.Delivery]]:
+    """One line in one transaction, committed (its mails handed over) before returning."""
     login = row.get("login", "")
     # Hashed outside any transaction: the slow part never holds the write lock.
     ready = provisional.Provisional.new()
@@ -108,13 +128,12 @@ def _import_line(line: int, row: dict[str, str], *, actor: str, reason: str,
         rollback()
         permissions.record_refusal(actor, "import", refused, login=login)
         commit()
-        return LineResult(line, login, False, str(refused))
+        return LineResult(line, login, False, str(refused)), []
     except InvalidInput as error:
         rollback()
-        return LineResult(line, login, False, str(error))
+        return LineResult(line, login, False, str(error)), []
     except SQLAlchemyError:
         rollback()
         raise
     commit()
-    failed_mails = mail.undelivered()
-    return LineResult(line, login, True, failed_mails=failed_mails)
+    return LineResult(line, login, True), mail.handed_over()

@@ -172,5 +172,5 @@ def _print_progress(result: importer.LineResult, done_so_far: int, total: int) -
     else:
         click.echo(f"{prefix}refusée : {result.error}", err=True)
     if result.failed_mails:
-        click.echo(f"Attention : {result.failed_mails} mail(s) n'ont pas pu être envoyés.",
-                   err=True)
+        click.echo(f"Attention : ligne {result.line} ({result.login}) : {result.failed_mails} "
+                   "mail(s) n'ont pas pu être envoyés.", err=True)
