@@ -11,6 +11,8 @@ import math
 import wave
 
 import pytest
+from captcha.audio import change_sound
+from captcha.audio import change_speed
 
 from idp.security import captcha_audio
 from idp.security import challenges
@@ -111,3 +113,19 @@ def test_cap_04_the_background_stays_far_below_the_voice(app):
     background = speaker.create_background_noise(8000 * 10, "")
     letters = b"".join(bytes(speaker._twist_pick(char)) for char in "KMR3TX")
     assert _loudness(letters, 0.9) > 4 * _loudness(background, 0.99)
+
+
+@pytest.mark.parametrize(("draw", "speed", "level"), [
+    (lambda n: 0, 0.8, 0.05),       # the slowest and quietest background voice
+    (lambda n: n - 1, 1.6, 0.10),   # the fastest and loudest
+])
+def test_cap_04_background_voices_are_drawn_within_their_speed_and_level(
+        app, monkeypatch, draw, speed, level):
+    """Each background voice is a reversed voice at 0.8 to 1.6 times its speed and 5 to
+    10 % of its level: the bounds of the draw, nothing past them."""
+    speaker = captcha_audio.SpokenCaptcha(voicedir=str(challenges.voices_dir()))
+    speaker.load()
+    monkeypatch.setattr(captcha_audio.secrets, "choice", lambda items: items[0])
+    monkeypatch.setattr(captcha_audio.secrets, "randbelow", draw)
+    voice = bytearray(reversed(speaker._cache[speaker.choices[0]][0]))
+    assert speaker._noise_pick() == change_sound(change_speed(voice, speed), level)

@@ -13,6 +13,7 @@ from idp.auth.login import MSG_QUIT
 from idp.auth.login import MSG_QUIT_PROVISIONAL
 from idp.security import challenges
 from idp.security import secrets
+from tests.auth.test_first_connection import flow_probes
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import csrf_token
 from tests.conftest import login
@@ -150,6 +151,35 @@ def test_a_copy_of_the_cookie_from_before_quit_cannot_go_on(app, client, newcome
     quit_steps(client, "/first-connection/secret-question")
     client.set_cookie(name, before)
     assert client.get("/first-connection/secret-question").headers["Location"] == "/login"
+
+
+def test_quit_leaves_no_flow_in_the_cookie_and_forgets_the_probe(app, client, newcomer):
+    """The left flow ends on the server and forgets the typed password's length and
+    probe; the cookie keeps no handle on it."""
+    login(client, "newbie", PROVISIONAL)
+    change_password(client)
+    assert flow_probes()[0][:2] != (None, None)  # held for the secret question step
+    with client.session_transaction() as cookie:
+        assert {"flow", "flow_key"} <= set(cookie)
+    quit_steps(client, "/first-connection/secret-question")
+    with client.session_transaction() as cookie:
+        assert not {"flow", "flow_key"} & set(cookie)
+    [(probe, length, consumed_at)] = flow_probes()
+    assert (probe, length) == (None, None)
+    assert consumed_at is not None
+
+
+def test_quit_in_one_browser_leaves_the_other_browsers_steps(app, client, make_user,
+                                                             newcomer):
+    """« Quitter » ends this browser's login only: another person's steps go on."""
+    make_user("other", provisional=PROVISIONAL)
+    elsewhere = app.test_client()
+    assert login(elsewhere, "other", PROVISIONAL).headers["Location"] == "/password-change"
+    login(client, "newbie", PROVISIONAL)
+    quit_steps(client, "/password-change")
+    assert elsewhere.get("/password-change").status_code == 200
+    assert change_password(elsewhere).headers["Location"] == \
+        "/first-connection/secret-question"
 
 
 def test_quit_without_steps_in_progress_goes_to_the_login_page(client):

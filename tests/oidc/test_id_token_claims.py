@@ -21,6 +21,7 @@ from idp.models import HabilitationGrant
 from idp.models import UserSession
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
+from tests.security.oauth import refresh
 from tests.security.oauth import register_module
 from tests.security.oauth import tokens_for
 
@@ -89,6 +90,28 @@ def test_habilitation_codes_are_flat_strings_with_the_profile(app, signed_in, us
     _header, claims, _body = id_token_of(
         signed_in, module, claims='{"id_token": {"habilitation_codes": null}}')
     assert claims["habilitation_codes"] == ["bonuseco", "bonuseco:concessionnaire"]
+
+
+def test_a_refreshed_id_token_says_how_the_session_logged_in_and_the_codes_of_now(
+        app, signed_in, user):
+    """OIDC Core 12.2: the refreshed ID token keeps the session's methods (the password
+    for a session opened before methods were recorded) and gives the claims asked for
+    the ID token as they are at the refresh."""
+    module = register_module()
+    db.session.execute(update(HabilitationGrant).values(profile="concessionnaire"))
+    db.session.commit()
+    body = tokens_for(signed_in, module, claims='{"id_token": {"habilitation_codes": null}}')
+    db.session.execute(update(UserSession).values(amr=[]))
+    # Another profile since, granted until a date: the refresh reads the grant as it is.
+    db.session.execute(update(HabilitationGrant).values(
+        profile="loueur", ends_at=utcnow() + timedelta(days=30)))
+    db.session.commit()
+    response = refresh(signed_in, module, body["refresh_token"])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    keyset = KeySet.import_key_set(signed_in.get("/jwks").get_json())
+    claims = jwt.decode(response.get_json()["id_token"], keyset, algorithms=["RS256"]).claims
+    assert claims["amr"] == ["pwd"]
+    assert claims["habilitation_codes"] == ["bonuseco", "bonuseco:loueur"]
 
 
 def test_scope_claims_stay_at_userinfo(app, signed_in):

@@ -79,6 +79,15 @@ def test_form_post_errors_are_posted_too(app, client):
                                  "iss": app.config["IDP_ISSUER"]}
 
 
+def test_form_post_errors_at_an_open_session_are_posted_too(app, signed_in):
+    """A session too old for ``max_age=0`` with ``prompt=none``: login_required, posted."""
+    module = register_module()
+    response = signed_in.get(authorize_url(module.client_id, response_mode="form_post",
+                                           prompt="none", max_age="0", state="st-9"))
+    assert _posted(response) == {"error": "login_required", "state": "st-9",
+                                 "iss": app.config["IDP_ISSUER"]}
+
+
 def test_form_post_back_from_the_refusal_page_posts_access_denied(app, signed_in):
     module = register_module()
     db.session.execute(db.delete(HabilitationGrant))
