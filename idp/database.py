@@ -136,6 +136,23 @@ def init_app(app: Flask) -> None:
             _configure_postgresql(engine, found.db_statement_timeout_ms,
                                   found.db_lock_timeout_ms)
     _ENGINES.add(engine)
+    # Registered after Flask-SQLAlchemy's own, so it runs first (teardowns run in reverse).
+    app.teardown_appcontext(_end_session)
+
+
+def _end_session(_exc) -> None:
+    """End the request's session, whatever became of its connection.
+
+    A view that only reads leaves its transaction open; if the connection was
+    dropped meanwhile (PostgreSQL restarted, a network cut), ending it fails, and
+    a failing teardown would turn the view's answer into a 500. The connection is
+    given up by the pool, the answer stands.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError as error:
+        log.warning("database session ended on a lost connection: %s", type(error).__name__)
+        db.session.remove()
 
 
 # gunicorn's preload_app forks workers from a process that may hold pooled
