@@ -206,6 +206,9 @@ def test_the_runbook_deploys_logs_in_backs_up_and_restores(operator, mailbox, tm
     upgraded = shell.run("upgrade")
     assert re.search(r"^\S+\tRS256\tcréée le .*\tactive$", upgraded.stdout, re.M), upgraded.stdout
     shell.run("first-operator")
+    welcome = "\n".join(mailbox.body(message) for message in mailbox.to(OPERATOR_MAIL))
+    assert f"Identifiant : {OPERATOR}" in welcome
+    assert "Habilitation : Assistance" in welcome
     provisional = mailbox.provisional_password(OPERATOR_MAIL)
     shell.run("module")
     module = Module(site["MODULE_ID"], shell.environ["MODULE_SECRET"])
