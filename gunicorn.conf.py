@@ -7,6 +7,7 @@ it loads the application.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -80,11 +81,12 @@ logconfig_dict = {
 # (preload_app: before on_starting too). A directory given by the operator is made if
 # missing and emptied here: a previous run's files would add up, and nothing else
 # writes there (the ``idp`` commands ignore the variable). Without one, a directory
-# named after this master's pid is made for this run and removed when gunicorn exits
-# (on_exit); one left by a master that died without exiting (SIGKILL, power loss) is
-# removed at the next start (docs/deployment.md, « gunicorn »).
+# named after this master's pid is made for this run and removed when the master
+# exits, a start that fails included; one left by a master that died without exiting
+# (SIGKILL, power loss) is removed at the next start (docs/deployment.md, « gunicorn »).
 _PREFIX = "idp-prometheus-"
 _MADE_FOR_THIS_RUN = None
+_MASTER_PID = os.getpid()
 
 
 def _own_dead_leftovers(folder: str) -> list[str]:
@@ -126,7 +128,9 @@ def _inherited_from_previous_master(path: str) -> bool:
 
 
 _given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _given and not _inherited_from_previous_master(_given):
+if _given and os.path.basename(os.path.normpath(_given)).startswith(f"{_PREFIX}{os.getpid()}-"):
+    _MADE_FOR_THIS_RUN = _given  # this file read again by the same master (SIGHUP): kept
+elif _given and not _inherited_from_previous_master(_given):
     _empty(_given)
 else:
     for _leftover in _own_dead_leftovers(tempfile.gettempdir()):
@@ -135,14 +139,16 @@ else:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _MADE_FOR_THIS_RUN
 
 
+@atexit.register
+def _remove_made_for_this_run() -> None:
+    """In the master only (a worker leaving must not take it from the others)."""
+    if _MADE_FOR_THIS_RUN and os.getpid() == _MASTER_PID:
+        shutil.rmtree(_MADE_FOR_THIS_RUN, ignore_errors=True)
+
+
 def child_exit(server, worker):
     """A dead worker's live gauges are dropped; its counters keep counting in the sum."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
 
-
-def on_exit(server):
-    """Remove the metrics directory made for this run; one the operator gave stays."""
-    if _MADE_FOR_THIS_RUN:
-        shutil.rmtree(_MADE_FOR_THIS_RUN, ignore_errors=True)

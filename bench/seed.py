@@ -14,6 +14,7 @@ secondary indexes dropped during the load and rebuilt after it.
 The audit rows are synthetic: plausible events spread over a year, but their
 ``hash`` and ``prev_hash`` are counters, not SHA-256 of their content (chaining
 10,000,000 SHA-256 in order would cost more than the rest of the bench).
+They are sealed (``seal_seq`` 1..M), so the sealer does not chain them again.
 ``idp audit verify`` is therefore NOT expected to pass on a bench database; the
 rows the IdP writes during the bench chain onto the last synthetic one normally.
 
@@ -192,10 +193,10 @@ def insert_audit(loader: Loader, count: int, accounts: int, first_user_id: int, 
     def load() -> None:
         loader.execute(f"""
             INSERT INTO audit_events (created_at, event, outcome, login, user_id, ip, client_id,
-                actor, details, prev_hash, hash)
+                actor, details, seal_seq, prev_hash, hash)
             SELECT {created}, {events}, {outcome}, 'bench-' || {number},
                 {first_user_id - 1} + {user}, {ip}, 'demo-module', 'bench-' || {number}, '{{}}',
-                {hex_of('n - 1')}, {hex_of('n')}
+                n, {hex_of('n - 1')}, {hex_of('n')}
             FROM {_series(loader.dialect, count)}""", (stamp,))  # noqa: S608 (ints, constant SQL)
     _without_indexes(loader, "audit_events", load)
 

@@ -8,6 +8,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.production.conftest import production_environ
 from tests.production.servers import Gunicorn
 
@@ -67,3 +69,40 @@ def test_a_killed_masters_folder_is_removed_at_the_next_start(pg_url, smtp_serve
     finally:
         second.stop()
     assert list(scratch.iterdir()) == [other]
+
+
+def own_folder(pg_url, smtp_server, secret_key, tmp_path, **environ) -> tuple[Gunicorn, Path]:
+    """A gunicorn without a folder given, and the temporary directory it makes its own in."""
+    server = gunicorn(pg_url, smtp_server, secret_key, tmp_path)
+    del server.environ["PROMETHEUS_MULTIPROC_DIR"]
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    server.environ.update(TMPDIR=str(scratch), **environ)
+    return server, scratch
+
+
+def test_a_start_that_fails_leaves_no_folder(pg_url, smtp_server, secret_key, tmp_path):
+    server, scratch = own_folder(pg_url, smtp_server, secret_key, tmp_path,
+                                 IDP_SECRET_KEY="trop-court")  # production refuses it
+    with pytest.raises(RuntimeError, match="gunicorn exited"):
+        server.start()
+    assert "IDP_SECRET_KEY" in server.log_tail()
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_configuration_reload_keeps_the_folder(pg_url, smtp_server, secret_key, tmp_path):
+    server, scratch = own_folder(pg_url, smtp_server, secret_key, tmp_path)
+    server.start()
+    try:
+        (folder,) = scratch.iterdir()
+        before = set(server.worker_pids())
+        os.kill(server.process.pid, signal.SIGHUP)  # gunicorn reads this file again
+        deadline = time.monotonic() + 60
+        while not (server.worker_pids() and before.isdisjoint(server.worker_pids())):
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.1)
+        server.wait_ready()
+        assert list(scratch.iterdir()) == [folder]
+    finally:
+        server.stop()
+    assert list(scratch.iterdir()) == []
