@@ -108,6 +108,9 @@ VARIABLES: dict[str, tuple[object, object]] = {
     # /metrics: from these networks, or anywhere with the bearer token (docs/deployment.md).
     "IDP_METRICS_ALLOWED_NETWORKS": (_networks("127.0.0.0/8,::1/128"), _networks),
     "IDP_METRICS_TOKEN": ("", _str),
+    # Seconds between two sealing rounds of the audit chain in each web process
+    # (idp.audit_sealer); 0 turns the thread off (then cron runs ``idp audit seal``).
+    "IDP_AUDIT_SEAL_INTERVAL": (2, _int_between(0, 3600)),
     "IDP_DEBUG": (False, _bool),
 }
 

@@ -35,6 +35,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     if settings(app).database_uri.startswith("sqlite:///"):
         Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
 
+    from idp import audit_sealer
     from idp import cli
     from idp import database
     from idp import errors
@@ -68,6 +69,7 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
     errors.init_app(app)
     headers.init_app(app)
     cli.init_app(app)
+    audit_sealer.init_app(app)
     return app
 
 

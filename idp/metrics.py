@@ -34,11 +34,15 @@ from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy.exc import SQLAlchemyError
 
 from idp import database
+from idp.clock import utcnow
 from idp.database import after_commit
 from idp.extensions import client_ip
+from idp.extensions import db
 from idp.extensions import limiter
+from idp.models.audit import unsealed_tail
 from idp.settings import settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ LATENCY = Histogram(
     "idp_request_duration_seconds", "Request latency by Flask endpoint.", ["endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+AUDIT_SEALED = Counter("idp_audit_sealed_events", "Audit rows chained by the sealer.")
 # Error rates (5xx, the token endpoint's refusals) for alerting (docs/monitoring/).
 RESPONSES = Counter("idp_responses", "Answers by Flask endpoint and HTTP status.",
                     ["endpoint", "status"])
@@ -139,6 +144,27 @@ class Dependencies:
         yield gauge
 
 
+class AuditSealing:
+    """The audit rows the sealer has not chained yet (idp.audit.seal), measured when
+    scraped: ``idp_audit_unsealed_events`` and ``idp_audit_oldest_unsealed_seconds``
+    (0 when none waits). Absent while the database does not answer
+    (``idp_dependency_up`` says so)."""
+
+    def collect(self):
+        try:
+            count, oldest = unsealed_tail(db.session)
+        except SQLAlchemyError:
+            return
+        finally:
+            database.rollback()
+        age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0
+        yield GaugeMetricFamily("idp_audit_unsealed_events",
+                                "Audit rows written but not chained yet.", value=count)
+        yield GaugeMetricFamily("idp_audit_oldest_unsealed_seconds",
+                                "Age of the oldest audit row not chained yet (0: none).",
+                                value=age)
+
+
 bp = Blueprint("metrics", __name__)
 
 
@@ -154,6 +180,7 @@ def metrics():
         registry = REGISTRY
     measured_now = CollectorRegistry()
     measured_now.register(Dependencies())
+    measured_now.register(AuditSealing())
     return Response(generate_latest(registry) + generate_latest(measured_now),
                     mimetype=CONTENT_TYPE_LATEST)
 

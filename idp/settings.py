@@ -66,6 +66,7 @@ class Settings:
     proxy_hops: int
     trusted_proxies: tuple  # ip_network objects: the direct peers ProxyFix believes
     keys_refresh_seconds: int
+    audit_seal_interval: int  # seconds between sealing rounds of a web process; 0: off
     metrics_allowed_networks: tuple
     metrics_token: str = field(repr=False)
 

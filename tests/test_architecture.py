@@ -18,7 +18,8 @@ IDP = Path(__file__).resolve().parent.parent / "idp"
 LAYERS = (
     ("foundation", ("idp.clock", "idp.extensions", "idp.settings", "idp.exceptions",
                     "idp.models", "idp.models.*", "idp.logs", "idp.headers", "idp.metrics",
-                    "idp.database", "idp.mail", "idp.audit", "idp.forms")),
+                    "idp.database", "idp.mail", "idp.audit", "idp.audit_sealer",
+                    "idp.forms")),
     ("security rules", ("idp.security", "idp.security.*", "idp.validation",
                         "idp.auth.current", "idp.auth.device")),
     ("OIDC provider", ("idp.oidc", "idp.oidc.*")),

@@ -170,14 +170,33 @@ def audit_export(since, login):
 @audit_group.command("verify")
 @guarded
 def audit_verify():
-    """Check the hash chain; names the first edited or missing row."""
+    """Check the sealed chain; names the first edited or missing row, reports the unsealed tail."""
     broken = audit.verify_chain()
-    if broken is None:
-        click.echo("Journal d'audit intègre.")
+    tail = audit.unsealed()
+    if broken is not None:
+        if broken.problem == "edited":
+            click.echo(f"Journal d'audit altéré : ligne {broken.row_id} modifiée.", err=True)
+        else:
+            click.echo(f"Journal d'audit altéré : maillon n° {broken.seal_seq} manquant "
+                       f"(ligne supprimée avant la ligne {broken.row_id}).", err=True)
+        sys.exit(1)
+    click.echo("Journal d'audit intègre.")
+    if tail.count:
+        age = max(0, int((utcnow() - tail.oldest_at).total_seconds()))
+        click.echo(f"{tail.count} ligne(s) pas encore scellée(s), la plus ancienne "
+                   f"depuis {age} s (vérifiées une fois scellées).")
+
+
+@audit_group.command("seal")
+@guarded
+def audit_seal():
+    """Chain the audit rows written since the last sealing (cron, when no web process seals)."""
+    db.session.commit()  # end the command's own transaction: seal() runs its own
+    sealed = audit.seal()
+    if sealed is None:
+        done("Scellement déjà en cours ailleurs : rien à faire ici.")
         return
-    what = "modifiée" if broken.problem == "edited" else "manquante"
-    click.echo(f"Journal d'audit altéré : ligne {broken.row_id} {what}.", err=True)
-    sys.exit(1)
+    done(f"{sealed} ligne(s) scellée(s).")
 
 
 @demo.command("seed")

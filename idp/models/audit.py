@@ -1,12 +1,21 @@
-"""The tamper-evident audit trail (docs/security.md)."""
+"""The tamper-evident audit trail (docs/security.md).
+
+Requests only insert rows; the sealer (``idp.audit.seal``) chains them later, in
+the order of ``seal_seq``: an unsealed row has no ``seal_seq``, ``prev_hash`` nor
+``hash`` yet.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import Index
 from sqlalchemy import String
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -32,11 +41,29 @@ class AuditEvent(db.Model):
     actor: Mapped[str | None] = mapped_column(String(64))
     # Non-secret details (reason, habilitation code...).
     details: Mapped[dict] = mapped_column(JSON, default=dict)
-    # SHA-256 of the previous row's hash and this row's content (hex).
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    # Place in the chain (1, 2, 3... without gaps), given by the sealer; None until sealed.
+    # Not the id: ids are taken at insert time and committed out of order.
+    seal_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # Hash of the previous row in the chain (64 zeros for the first), hex; None until sealed.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of prev_hash and this row's content (idp.audit.row_hash), hex; None until sealed.
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_audit_login_created", "login", "created_at"),
         Index("ix_audit_user_created", "user_id", "created_at"),
+        Index("ix_audit_seal_seq", "seal_seq", unique=True),
+        # The unsealed tail, small: what the sealer and the metrics look for.
+        Index("ix_audit_unsealed", "id", postgresql_where=text("seal_seq IS NULL"),
+              sqlite_where=text("seal_seq IS NULL")),
     )
+
+
+def unsealed_tail(session) -> tuple[int, datetime | None]:
+    """How many rows wait for the sealer, and when the oldest of them was written."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(AuditEvent.created_at)).where(AuditEvent.seal_seq.is_(None))
+    ).one()
+    if oldest is not None and oldest.tzinfo is None:  # min() bypasses the column's type
+        oldest = AuditEvent.created_at.type.process_result_value(oldest, None)
+    return count, oldest

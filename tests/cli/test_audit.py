@@ -1,4 +1,5 @@
-"""`idp audit export` and `idp audit verify` (SPEC 3.3, 4): JSON lines, filters, tamper evidence."""
+"""`idp audit export`, `idp audit verify` and `idp audit seal`: JSON lines, filters, tamper
+evidence, the unsealed tail (docs/security.md, « Audit trail »)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from idp.models import AuditEvent
 from tests.cli.conftest import assert_one_line_refusal
 from tests.conftest import STRONG_PASSWORD
 from tests.conftest import login
+from tests.sealing import seal_audit
 
 
 def export(runner, *options: str) -> list[dict]:
@@ -33,7 +35,10 @@ def create_account(runner, login_: str) -> None:
 
 
 def row_ids() -> list[int]:
-    return list(db.session.execute(select(AuditEvent.id).order_by(AuditEvent.id)).scalars())
+    """The rows in chain order, sealed first."""
+    seal_audit()
+    return list(db.session.execute(
+        select(AuditEvent.id).order_by(AuditEvent.seal_seq)).scalars())
 
 
 def tamper(sql: str, **params) -> None:
@@ -50,6 +55,7 @@ def test_export_prints_json_lines_without_any_secret(runner, mailbox, client):
     runner.invoke(args=["users", "reset-password", "mmartin", "--reason", "appel"])
     runner.invoke(args=["clients", "create", "module-a", "--name", "A", "--redirect-uri",
                         "https://a.example.fr/cb", "--habilitation", "bonuseco"])
+    seal_audit()
 
     result = runner.invoke(args=["audit", "export"])
 
@@ -57,7 +63,7 @@ def test_export_prints_json_lines_without_any_secret(runner, mailbox, client):
     events = [entry["event"] for entry in entries]
     assert events[0] == "account.created"
     assert {"login.failure", "password.reset_sent", "client.created"} <= set(events)
-    assert [entry["id"] for entry in entries] == sorted(entry["id"] for entry in entries)
+    assert [entry["seal_seq"] for entry in entries] == list(range(1, len(entries) + 1))
     created = entries[0]
     assert created["login"] == "mmartin"
     assert created["actor"] == "cli"
@@ -67,6 +73,24 @@ def test_export_prints_json_lines_without_any_secret(runner, mailbox, client):
     for secret in (provisional, mailbox.provisional_password("mmartin@example.test"),
                    "Mauvais-Mot-De-Passe-1", "$argon2", "idpcs_"):
         assert secret not in result.stdout
+
+
+def test_export_gives_the_chain_in_its_order_then_the_unsealed_rows(runner, mailbox):
+    create_account(runner, "alice")
+    seal_audit()
+    create_account(runner, "bruno")
+    # A row sealed in a later batch although its id is lower (PostgreSQL commits out of
+    # order): the export follows the chain, not the ids.
+    tamper("UPDATE audit_events SET id = 0 WHERE login = 'bruno'")
+    seal_audit()
+    create_account(runner, "chloe")
+
+    entries = export(runner)
+
+    assert [(entry["login"], entry["seal_seq"]) for entry in entries] == [
+        ("alice", 1), ("bruno", 2), ("chloe", None)]
+    assert entries[1]["id"] == 0
+    assert entries[2]["hash"] is None
 
 
 def test_export_filters_by_login(runner, make_user, mailbox):
@@ -111,11 +135,45 @@ def test_verify_an_intact_trail(runner, make_user, client):
     make_user()
     login(client, "jdupont", "Mauvais-Mot-De-Passe-1")
     login(client, "jdupont", STRONG_PASSWORD)
+    seal_audit()
 
     result = runner.invoke(args=["audit", "verify"])
 
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "Journal d'audit intègre."
+
+
+def test_verify_reports_the_unsealed_tail_without_failing(runner, mailbox):
+    with time_machine.travel(datetime(2026, 1, 10, 9, 0, tzinfo=UTC), tick=False) as clock:
+        create_account(runner, "alice")
+        seal_audit()
+        create_account(runner, "bruno")
+        clock.shift(45)
+
+        result = runner.invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "Journal d'audit intègre.",
+        "1 ligne(s) pas encore scellée(s), la plus ancienne depuis 45 s "
+        "(vérifiées une fois scellées).",
+    ]
+
+
+def test_seal_chains_what_was_written_since_the_last_sealing(runner, mailbox):
+    create_account(runner, "alice")
+    create_account(runner, "bruno")
+
+    first = runner.invoke(args=["audit", "seal"])
+    again = runner.invoke(args=["audit", "seal"])
+
+    assert (first.exit_code, first.stdout) == (0, "2 ligne(s) scellée(s).\n")
+    assert (again.exit_code, again.stdout) == (0, "0 ligne(s) scellée(s).\n")
+    assert runner.invoke(args=["audit", "verify"]).stdout == "Journal d'audit intègre.\n"
+
+
+def test_seal_refuses_bad_input_in_one_line(runner):
+    assert_one_line_refusal(runner.invoke(args=["audit", "seal", "--tout"]), "option inconnue")
 
 
 def test_verify_an_empty_trail(runner):
@@ -140,6 +198,7 @@ def test_verify_names_a_row_edited_with_its_hash_recomputed(runner, mailbox):
     for name in ("alice", "bruno", "chloe"):
         create_account(runner, name)
     ids = row_ids()
+    db.session.expire_all()
     row = db.session.get(AuditEvent, ids[0])
     row.login = "quelquun"
     row.hash = row_hash(row.prev_hash, row)
@@ -160,7 +219,8 @@ def test_verify_names_a_deleted_row(runner, mailbox):
     result = runner.invoke(args=["audit", "verify"])
 
     assert result.exit_code != 0
-    assert result.stderr.strip() == f"Journal d'audit altéré : ligne {ids[1]} manquante."
+    assert result.stderr.strip() == ("Journal d'audit altéré : maillon n° 2 manquant "
+                                     f"(ligne supprimée avant la ligne {ids[2]}).")
 
 
 def test_verify_refuses_bad_input_in_one_line(runner):

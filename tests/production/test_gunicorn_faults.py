@@ -65,9 +65,16 @@ def post_or_killed(login_attempt: LoginAttempt, login: str) -> int | str:
         return "killed"
 
 
+def all_sealed() -> bool:
+    with short_transaction():
+        return audit.unsealed().count == 0
+
+
 def assert_whole(logins: list[str]) -> None:
-    """No half-written login: the audit chain holds, and a session exists exactly when
-    its login.success row does."""
+    """No half-written login: the audit chain holds (sealed by the workers' sealer
+    threads, idp.audit_sealer), and a session exists exactly when its login.success
+    row does."""
+    assert until(all_sealed), "the workers never sealed the audit rows"
     with short_transaction():
         assert audit.verify_chain() is None
         for login in logins:

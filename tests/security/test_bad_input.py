@@ -30,6 +30,7 @@ from tests.conftest import csrf_token
 from tests.conftest import login
 from tests.conftest import page_text
 from tests.conftest import post_form
+from tests.sealing import seal_audit
 from tests.security.oauth import authorize_url
 
 PROVISIONAL = "Provisoire-Tres-Long-2026"
@@ -216,6 +217,7 @@ def test_the_audit_trail_cuts_what_its_columns_cannot_hold(app):
     row = db.session.execute(select(AuditEvent).where(AuditEvent.event == "test.long")).scalar_one()
     # Marked « … »: never the cut value taken for a real login (at most 64 characters).
     assert (row.login, row.actor, row.client_id) == ("y" * 63 + "…", "z" * 63 + "…", "c" * 64)
+    assert seal_audit() == 1
     assert audit.verify_chain() is None
 
 
@@ -228,6 +230,7 @@ def test_an_identifier_longer_than_the_form_allows(client):
 def test_the_audit_chain_still_verifies_after_long_identifiers(client, runner):
     login(client, "é" * 128, "Pas-Le-Bon-Mot-De-Passe-1")
     post_form(client, "/forgot-password", {"identifier": "y" * 128, "result": "12"})
+    assert seal_audit() >= 2
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
 
