@@ -64,6 +64,4 @@ def unsealed_tail(session) -> tuple[int, datetime | None]:
     count, oldest = session.execute(
         select(func.count(), func.min(AuditEvent.created_at)).where(AuditEvent.seal_seq.is_(None))
     ).one()
-    if oldest is not None and oldest.tzinfo is None:  # min() bypasses the column's type
-        oldest = AuditEvent.created_at.type.process_result_value(oldest, None)
-    return count, oldest
+    return count, oldest  # min() keeps the column's type: an aware UTC datetime
