@@ -46,16 +46,22 @@ def django_app(tmp_path_factory):
     """The module's WSGI application, its tables in a SQLite file of the session."""
     import django.conf
 
+    database = str(tmp_path_factory.mktemp("django-module") / "django.sqlite3")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_SETTINGS_MODULE", SETTINGS)
-        patch.setenv("DJANGO_MODULE_DATABASE",
-                     str(tmp_path_factory.mktemp("django-module") / "django.sqlite3"))
+        patch.setenv("DJANGO_MODULE_DATABASE", database)
         patch.setenv(ASYNC_UNSAFE, "1")
         from examples.django_module.wsgi import application  # django.setup(), once
 
         assert django.conf.settings.SETTINGS_MODULE == SETTINGS, \
             "Django set up by another module"
         from django.core.management import call_command
+        from django.db import connections
+
+        # A second test session in the same process (mutmut runs pytest several times)
+        # finds Django set up on the first one's file, deleted since: use this one's.
+        connections.close_all()
+        connections["default"].settings_dict["NAME"] = database
 
         call_command("migrate", verbosity=0)
     return application
