@@ -243,6 +243,7 @@ def test_the_runbook_deploys_logs_in_backs_up_and_restores(operator, mailbox, tm
     assert env_file.read_text().count(f"/{shell.environ['RESTORED_NAME']}\n") == 1
     checked = shell.run("restore-check")
     assert "Journal d'audit intègre." in checked.stdout
+    assert "pas encore scellée" not in checked.stdout  # none left to seal
 
     server = shell.start_gunicorn(tmp_path, patch)  # systemctl start idp
     started.append(server)
