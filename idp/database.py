@@ -12,9 +12,12 @@ where each flow commits.
 from __future__ import annotations
 
 import contextvars
+import fcntl
 import functools
 import logging
 import os
+import sqlite3
+import threading
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +27,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -43,7 +47,8 @@ def engine_options(uri: str) -> dict:
     messages, hence never in logs.
     """
     if uri.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False},
+        return {"connect_args": {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False,
+                                 "factory": QueuedConnection},
                 "hide_parameters": True}
     # tcp_user_timeout (ms): a server host that vanished without a reset (no ACK of what
     # was sent) fails the request within seconds instead of TCP's 15 minutes.
@@ -51,14 +56,25 @@ def engine_options(uri: str) -> dict:
             "connect_args": {"connect_timeout": 5, "tcp_user_timeout": 10000}}
 
 
+# How long a writer may wait for the database before its request answers 503: SQLite's
+# busy timeout, and the wait of a thread for the other threads of its process.
+BUSY_TIMEOUT_S = 30
+
+
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL mode and IMMEDIATE transactions (the SQLAlchemy pysqlite recipe).
+    """WAL mode and IMMEDIATE transactions (the SQLAlchemy pysqlite recipe), writers
+    queued on a file lock.
 
     Deferred transactions that read then write fail with SQLITE_BUSY when
     another writer committed in between; beginning IMMEDIATE makes writers
-    queue on the busy timeout instead, which keeps the lockout, the code
-    redemption and the audit chain atomic across processes.
+    wait for each other, which keeps the lockout, the code redemption and the
+    audit chain atomic across processes. SQLite's own wait (its busy handler)
+    sleeps and retries, up to 100 ms a time: under load a writer slept long after
+    the lock was free. So a writer first queues in the kernel (``_WriterQueue``)
+    and begins IMMEDIATE only once it is at the head; the busy timeout remains for
+    whoever writes without queuing (the ``sqlite3`` shell, say).
     """
+    queue = _writer_queue(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, connection_record):
@@ -66,12 +82,140 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN" if _READ_ONLY.get() else "BEGIN IMMEDIATE")
+        if _READ_ONLY.get():
+            conn.exec_driver_sql("BEGIN")
+            return
+        connection = conn.connection.driver_connection
+        queued = queue is not None and isinstance(connection, QueuedConnection)
+        if queued:
+            connection.join_queue(queue)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if queued:
+                connection.leave_queue()
+            raise
+
+
+class _WriterQueue:
+    """The writers of one SQLite file, one at a time, waiting in the kernel.
+
+    Between processes: an exclusive ``flock`` on ``<database>.lock``; the kernel
+    wakes the next waiter when the holder unlocks, closes or dies. A flock
+    belongs to an open file description, so each transaction opens its own. The
+    threads of one process first take a ``threading.Lock`` (a futex), bounded by
+    the busy timeout: a thread that waits on itself (a second connection while
+    its first one writes) fails with « database is locked » as SQLite would.
+    """
+
+    def __init__(self, lock_path: str):
+        self.lock_path = lock_path
+        self.threads = threading.Lock()
+
+    def acquire(self) -> int:
+        """Wait for the head of the queue; the descriptor that holds the file lock."""
+        if not self.threads.acquire(timeout=BUSY_TIMEOUT_S):
+            raise OperationalError("BEGIN IMMEDIATE", None,
+                                   sqlite3.OperationalError("database is locked"))
+        try:
+            descriptor = os.open(self.lock_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            self.threads.release()
+            raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(descriptor)
+            self.threads.release()
+            raise
+        return descriptor
+
+    def release(self, descriptor: int) -> None:
+        # Unlocked explicitly: a child forked meanwhile shares the open file description,
+        # which closing this descriptor alone would leave locked.
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            try:
+                os.close(descriptor)
+            finally:
+                self.threads.release()
+
+
+# One queue per database file in this process (several engines may open the same file).
+_QUEUES: dict[str, _WriterQueue] = {}
+_QUEUES_LOCK = threading.Lock()
+
+
+def _writer_queue(database: str | None) -> _WriterQueue | None:
+    """The queue of a database file; None in memory, where one connection is alone."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = os.path.realpath(database)
+    with _QUEUES_LOCK:
+        return _QUEUES.setdefault(path, _WriterQueue(path + ".lock"))
+
+
+def _new_thread_locks_after_fork() -> None:
+    # A thread of the parent may have held one when it forked: no thread of the child
+    # will ever release it. The file locks stay the parent's (``QueuedConnection``).
+    for queue in _QUEUES.values():
+        queue.threads = threading.Lock()
+
+
+class QueuedConnection(sqlite3.Connection):
+    """A pysqlite connection that leaves the writers' queue when its transaction ends.
+
+    Every end passes here: SQLAlchemy's commit and rollback, the pool's rollback
+    when a connection comes back, ``close`` when one is invalidated, and the
+    garbage collector for one nobody closed.
+    """
+
+    _queued: tuple[_WriterQueue, int, int] | None = None  # queue, descriptor, pid
+
+    def join_queue(self, queue: _WriterQueue) -> None:
+        self.leave_queue()
+        self._queued = (queue, queue.acquire(), os.getpid())
+
+    def leave_queue(self) -> None:
+        queued, self._queued = self._queued, None
+        # A forked child inherits the parent's connections and descriptors, not its
+        # place in the queue: unlocking would unlock the parent's open file description.
+        if queued is not None and queued[2] == os.getpid():
+            queued[0].release(queued[1])
+
+    def _end(self, end: Callable[[], None]) -> None:
+        """Commit or roll back, then leave unless the transaction is still open (a
+        failed COMMIT may leave it so: the rollback that follows leaves)."""
+        try:
+            end()
+        finally:
+            try:
+                ended = not self.in_transaction
+            except sqlite3.ProgrammingError:  # closed
+                ended = True
+            if ended:
+                self.leave_queue()
+
+    def commit(self) -> None:
+        self._end(super().commit)
+
+    def rollback(self) -> None:
+        self._end(super().rollback)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_queue()
+
+    def __del__(self) -> None:
+        self.leave_queue()
 
 
 # Set while a view that never writes runs (``read_only``): on SQLite its transaction
@@ -95,7 +239,9 @@ def read_only(view):
 
 
 def _create_private_database(database: str | None) -> None:
-    """Create the SQLite file owner-only before SQLite creates it with the umask's mode.
+    """Create the SQLite file owner-only before SQLite creates it with the umask's mode,
+    and the writers' lock file beside it (``_WriterQueue``): whoever can open that one
+    can lock it and hold every writer up.
 
     An empty file is a valid empty database; SQLite gives its -wal and -shm
     files the permissions of the database file (sqlite.org/tempfiles.html).
@@ -104,9 +250,10 @@ def _create_private_database(database: str | None) -> None:
         return
     if not Path(database).parent.is_dir():
         return  # SQLite cannot open it either: /readyz reports it, the pages answer 503
-    descriptor = create_private_file(Path(database))
-    if descriptor is not None:
-        os.close(descriptor)
+    for path in (Path(database), Path(os.path.realpath(database) + ".lock")):
+        descriptor = create_private_file(path)
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 def _configure_postgresql(engine: Engine, statement_ms: int, lock_ms: int) -> None:
@@ -165,6 +312,7 @@ _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 def _dispose_after_fork() -> None:
     for engine in list(_ENGINES):
         engine.dispose(close=False)
+    _new_thread_locks_after_fork()
 
 
 os.register_at_fork(after_in_child=_dispose_after_fork)

@@ -269,4 +269,6 @@ def test_the_sqlite_database_and_its_wal_files_are_created_private(tmp_path, loo
             files = sorted(tmp_path.joinpath("instance").iterdir())
             modes = {file.name: _mode(file) for file in files}
         db.engine.dispose()
-    assert modes == {"idp.sqlite3": 0o600, "idp.sqlite3-shm": 0o600, "idp.sqlite3-wal": 0o600}
+    # The writers' lock file too (idp.database): whoever opens it can hold every writer up.
+    assert modes == {"idp.sqlite3": 0o600, "idp.sqlite3-shm": 0o600, "idp.sqlite3-wal": 0o600,
+                     "idp.sqlite3.lock": 0o600}
