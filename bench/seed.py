@@ -157,13 +157,15 @@ def insert_accounts(loader: Loader, count: int, password_hash: str, answer_hash:
         loader.execute(f"""
             INSERT INTO users (subject, login, email, given_name, family_name, password_hash,
                 password_changed_at, is_provisional, failed_attempts, secret_question,
-                secret_answer_hash, is_active, reset_failures, created_at, name_key, email_key)
+                secret_answer_hash, is_active, reset_failures, created_at, name_key, email_key,
+                first_connection_completed_at)
             SELECT 'bench-sub-' || {number}, 'bench-' || {number},
                 'bench-' || {number} || '@bench.bonuseco.test', 'Banc', 'Essai ' || {number},
                 ?, ?{cast}, {false}, 0, ?, ?, {true}, 0, ?{cast},
-                'essai ' || {number} || ' banc', 'bench-' || {number} || '@bench.bonuseco.test'
+                'essai ' || {number} || ' banc', 'bench-' || {number} || '@bench.bonuseco.test',
+                ?{cast}
             FROM {_series(loader.dialect, count)}""",  # noqa: S608 (ints, constant SQL)
-                       (password_hash, stamp, question, answer_hash, stamp))
+                       (password_hash, stamp, question, answer_hash, stamp, stamp))
     _without_indexes(loader, "users", load)
     loader.execute(f"""
         INSERT INTO habilitation_grants (user_id, habilitation_id, profile, granted_by, granted_at)
