@@ -100,3 +100,32 @@ def test_each_address_gets_its_two_mails_in_order(runner, relay, tmp_path):
         first, second = [m for m in relay.received if m["To"] == f"ordre{i}@example.test"]
         assert "Mot de passe provisoire" not in first.get_body().get_content()
         assert "Mot de passe provisoire" in second.get_body().get_content()
+
+
+@dataclass
+class ClosingRelay(SlowRelay):
+    """A relay that hangs up a moment after each mail, like one whose idle timeout is short."""
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook)
+        answer = await super().handle_DATA(server, session, envelope)
+        asyncio.get_running_loop().call_later(0.01, server.transport.close)
+        return answer
+
+
+def test_a_kept_connection_the_relay_closed_is_replaced(app, runner, tmp_path):
+    handler = ClosingRelay()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(IDP_MAIL_SERVER="127.0.0.1", IDP_MAIL_PORT=controller.port)
+    try:
+        result = runner.invoke(args=["users", "create", "relais", "--email",
+                                     "relais@example.test", "--given-name", "Rémi",
+                                     "--family-name", "Relais"])
+    finally:
+        mail.wait_until_sent()
+        controller.stop()
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no mail reported undelivered
+    assert [m["To"] for m in handler.received] == ["relais@example.test"] * 2
+    assert handler.connections == 2  # the second mail on a new connection
