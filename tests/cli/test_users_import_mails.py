@@ -1,6 +1,7 @@
 """The welcome mails of an import (`idp users import`, the console's import) leave over a
 few reused SMTP connections at once, while the next lines are created; each line is
-reported in order, with the mails of its own that failed (idp.mail, idp.assistance.importer)."""
+reported in order, with the mails of its own that failed; a kept connection the relay has
+closed is replaced (idp.mail, idp.assistance.importer)."""
 
 from __future__ import annotations
 
