@@ -26,8 +26,8 @@ RULE_TESTS = MONITORING / "idp-alerts.test.yml"
 DASHBOARD = MONITORING / "grafana-dashboard.json"
 DEPLOYMENT = ROOT / "docs" / "deployment.md"
 
-# Metrics the rules and the dashboard use that the IdP does not expose yet (being
-# added to idp/metrics.py). Remove a name from here once it is exposed.
+# Metrics the rules and the dashboard use before the IdP exposes them (none today): the
+# one place to list a metric being added to idp/metrics.py, until it is exposed.
 EXPECTED_SOON: set[str] = set()
 # Written by Prometheus itself for each scrape, not by the IdP.
 PROMETHEUS_OWN = {"up"}

@@ -89,6 +89,14 @@ class Gunicorn:
                 os.kill(pid, signal.SIGKILL)
         return pids
 
+    def kill_worker(self) -> int | None:
+        """SIGKILL one worker (the others go on serving); its pid, None if none runs."""
+        for pid in self.worker_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                return pid
+        return None
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
