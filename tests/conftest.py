@@ -187,6 +187,17 @@ TEST_OVERRIDES = {"PASSWORD_HASH_PROFILE": "owasp-minimum", "WTF_CSRF_ENABLED": 
 
 
 @pytest.fixture(autouse=True)
+def _no_audit_sealer_left_running():
+    """A web app built with TESTING off starts the audit sealer at its first request
+    (idp.audit_sealer); left running, it outlives the test's database and warns every
+    interval, and its dropped connections surface as warnings in later tests."""
+    yield
+    left = [thread for thread in threading.enumerate() if thread.name == "idp-audit-sealer"]
+    assert not left, "the test left the audit sealer running: app.extensions" \
+        "['idp_audit_sealer'].stop() before the app goes"
+
+
+@pytest.fixture(autouse=True)
 def _ratelimit_key_prefix(monkeypatch):
     """Each test counts its rate limits apart (a shared Redis keeps them for minutes).
 

@@ -59,6 +59,7 @@ def production_app(database_url, smtp_server):
     yield app
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])
+    app.extensions["idp_audit_sealer"].stop()  # started by the first request (not testing)
     with app.app_context():
         db.engine.dispose()
 
