@@ -54,8 +54,11 @@ def server(commits, redis_proxy, start_gunicorn, pg_url):
     them: fixtures end in the reverse order of their start)."""
     through_proxy = pg_url.replace(
         f":{backends.make_url_port(PG_ADMIN_URL)}/", f":{commits.port}/")
+    # No audit sealer thread: its own COMMITs, every few seconds, would fire the faults
+    # armed for the COMMIT of the request under test.
     return start_gunicorn(database_url=through_proxy,
-                          IDP_RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{redis_proxy.port}/0")
+                          IDP_RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{redis_proxy.port}/0",
+                          IDP_AUDIT_SEAL_INTERVAL="0")
 
 
 def access_lines(server) -> dict[str, dict]:
