@@ -86,7 +86,9 @@ class Record:
     def exchange(self, kind: str, session, method: str, url: str, **kwargs):
         """One request: (its response or None, its ``Answer``)."""
         request_id = f"soak-{secrets.token_hex(8)}"
-        headers = {"X-Request-Id": request_id, **kwargs.pop("headers", {})}
+        # A new connection each time: a kept-alive one left idle past gunicorn's keepalive
+        # (5 s, a fault's length) may be closed by gunicorn as the next request goes out.
+        headers = {"X-Request-Id": request_id, "Connection": "close", **kwargs.pop("headers", {})}
         sent_at = time.monotonic()
         try:
             response = (session or requests).request(

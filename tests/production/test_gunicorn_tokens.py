@@ -23,7 +23,10 @@ RUNS = 10
 def outcomes(responses) -> tuple[int, set[str]]:
     """How many token responses, and the errors of all the others."""
     winners = [r for r in responses if r.status_code == 200]
-    errors = {r.json().get("error") for r in responses if r.status_code != 200}
+    refused = [r for r in responses if r.status_code != 200]
+    assert all(r.headers.get("Content-Type", "").startswith("application/json")
+               for r in refused), [(r.status_code, r.text[:2000]) for r in refused]
+    errors = {r.json().get("error") for r in refused}
     return len(winners), errors
 
 
