@@ -226,14 +226,8 @@ def verify_chain(batch: int = 1000) -> ChainBreak | None:
             return ChainBreak(prev.id, "edited", prev.seal_seq)
         if row_hash(row.prev_hash, row) != row.hash:
             return ChainBreak(row.id, "edited", row.seal_seq)
-        prev_hash, prev = row.hash, _Link(row.id, row.seal_seq)
+        prev_hash, prev = row.hash, row
     return None
-
-
-@dataclass
-class _Link:
-    id: int
-    seal_seq: int
 
 
 def _iter_sealed(batch: int) -> Iterator[AuditEvent]:
