@@ -124,6 +124,10 @@ class CuttableProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # Python 3.11's start_server keeps no reference to the task of a connection:
+        # unreferenced while it waits, a relay could be collected with its sockets open.
+        self._relays: set[asyncio.Task] = set()
+        self._stopping = False
         self._thawed = asyncio.Event()  # cleared: nothing is relayed, nothing is reset
         self._thawed.set()
 
@@ -141,19 +145,30 @@ class CuttableProxy:
 
     async def _relay(self, reader, writer) -> None:
         server = self._server
+        task = asyncio.current_task()
+        self._relays.add(task)
+        self._writers.add(writer)  # a cut or a stop aborts it even before it is piped
+        upstream_writer = None
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        if server is not self._server or not server.is_serving():
-            # Accepted just before a cut: it must not outlive it.
-            writer.transport.abort()
-            upstream_writer.transport.abort()
-            return
-        self._writers |= {writer, upstream_writer}
-        await asyncio.gather(self._pipe(reader, upstream_writer, self.to_target),
-                             self._pipe(upstream_reader, writer, self.from_target))
+            if self._stopping or server is None or not server.is_serving():
+                return  # accepted as the listening socket closed
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+            except OSError:
+                return
+            if server is not self._server or not server.is_serving():
+                return  # accepted just before a cut: it must not outlive it
+            self._writers.add(upstream_writer)
+            await asyncio.gather(self._pipe(reader, upstream_writer, self.to_target),
+                                 self._pipe(upstream_reader, writer, self.from_target))
+        finally:
+            # Whatever ends the relay (a reset, a cut, a cancelled task at stop),
+            # both sockets are closed by the loop, never left to the garbage collector.
+            for end in (writer, upstream_writer):
+                if end is not None:
+                    end.transport.abort()
+                    self._writers.discard(end)
+            self._relays.discard(task)
 
     def to_target(self, data: bytes) -> None:
         """Called with each chunk sent to the target, before it is relayed."""
@@ -197,13 +212,27 @@ class CuttableProxy:
         self._loop.call_soon_threadsafe(self._thawed.set)
 
     async def _shutdown(self) -> None:
+        self._stopping = True
         await self._cut()
-        # The relays end by themselves once their sockets are aborted.
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        if tasks:
+        # Connections the kernel accepted just before the close still start relays,
+        # which end at once: wait until none is left, so that the loop closes every
+        # socket itself (an unclosed one is a ResourceWarning in the test that stops).
+        for _ in range(50):
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if not tasks:
+                break
             _done, pending = await asyncio.wait(tasks, timeout=5)
             for task in pending:
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)  # their ``finally`` clauses run
+            for writer in list(self._writers):
+                writer.transport.abort()
+            self._writers.clear()
+            await asyncio.sleep(0)
+        # An aborted transport closes its socket in a callback of the next iteration.
+        for _ in range(3):
+            await asyncio.sleep(0)
 
     def stop(self) -> None:
         self._call(self._shutdown())
