@@ -11,6 +11,7 @@ where each flow commits.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import fcntl
 import functools
@@ -224,16 +225,23 @@ _READ_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("idp_read_only
                                                                    default=False)
 
 
+@contextlib.contextmanager
+def reading():
+    """Transactions begun in the block only read: on SQLite they take no write lock."""
+    token = _READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY.reset(token)
+
+
 def read_only(view):
     """Mark a view that only reads (userinfo): SQLite need not take the write lock."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        token = _READ_ONLY.set(True)
-        try:
+        with reading():
             return view(*args, **kwargs)
-        finally:
-            _READ_ONLY.reset(token)
 
     return wrapped
 

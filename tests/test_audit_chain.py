@@ -102,6 +102,26 @@ def test_rows_wait_unsealed_until_the_sealer_chains_them_in_order(app):
     assert seal_audit() == 0
 
 
+def test_an_idle_round_reads_one_index_and_takes_no_lock(app):
+    """Every web process seals every few seconds: with nothing to chain, a round must
+    neither wait for the writers (SQLite's write lock) nor take the sealer's lock."""
+    write(2)
+    assert seal_audit() == 2
+    with Statements() as statements:
+        assert audit.seal() == 0
+    assert [s for s in statements if s.upper().startswith("SELECT")] == [
+        s for s in statements if "audit_events" in s]
+    assert len([s for s in statements if "audit_events" in s]) == 1
+    assert not [s for s in statements if "IMMEDIATE" in s.upper() or "ADVISORY" in s.upper()
+                or s.upper().startswith(("UPDATE", "INSERT"))]
+
+    write(1)  # and a row written since is sealed by the next round
+    with Statements() as statements:
+        assert audit.seal() == 1
+    assert any(s.upper().startswith("UPDATE AUDIT_EVENTS") for s in statements)
+    assert audit.verify_chain() is None
+
+
 def test_sealing_goes_on_from_the_end_of_the_chain_in_bounded_batches(app):
     write(7)
     assert audit.seal(batch=3, max_batches=1) == 3
