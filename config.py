@@ -81,9 +81,10 @@ VARIABLES: dict[str, tuple[object, object]] = {
     "IDP_LOCKOUT_MINUTES": (20, _POSITIVE),
     "IDP_PASSWORD_MAX_AGE_DAYS": (90, _POSITIVE),
     "IDP_PROVISIONAL_PASSWORD_HOURS": (72, _POSITIVE),
-    # argon2id parameters of new hashes (idp.security.passwords.PROFILES); "owasp-minimum"
-    # is OWASP's floor, used by the tests and the benchmark.
-    "IDP_PASSWORD_HASH_PROFILE": ("owasp-strong", _hash_profile),
+    # argon2id parameters of new hashes (idp.security.passwords.PROFILES): OWASP's
+    # recommended set by default; the trade-off is in docs/deployment.md, « Password
+    # hashing profile ».
+    "IDP_PASSWORD_HASH_PROFILE": ("owasp-minimum", _hash_profile),
     "IDP_ASSISTANCE_PHONE": ("0 800 74 74 00", _str),
     "IDP_MANUAL_URL": ("https://www.asp-public.fr/bonus-eco/guide-utilisateur", _str),
     "IDP_RATELIMIT_LOGIN": ("30/minute;300/hour", _str),

@@ -55,7 +55,7 @@ def test_defaults_of_every_variable(instance_dir):
     assert values["IDP_LOCKOUT_MINUTES"] == 20
     assert values["IDP_PASSWORD_MAX_AGE_DAYS"] == 90
     assert values["IDP_PROVISIONAL_PASSWORD_HOURS"] == 72
-    assert values["IDP_PASSWORD_HASH_PROFILE"] == values["PASSWORD_HASH_PROFILE"] == "owasp-strong"
+    assert values["IDP_PASSWORD_HASH_PROFILE"] == values["PASSWORD_HASH_PROFILE"] == "owasp-minimum"
     assert values["IDP_ASSISTANCE_PHONE"] == "0 800 74 74 00"
     assert values["IDP_MANUAL_URL"].startswith("https://")
     for name in ("IDP_RATELIMIT_LOGIN", "IDP_RATELIMIT_FORGOT_PASSWORD", "IDP_RATELIMIT_TOKEN"):

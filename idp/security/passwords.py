@@ -33,9 +33,10 @@ COMMON_FRENCH_WORDS = (
 # The login or family name inside a password is refused outright when at least this long.
 MIN_IDENTITY_LENGTH = 4
 
-# argon2id profiles. "owasp-strong" is argon2-cffi's default (RFC 9106 low-memory:
-# m=64 MiB, t=3, p=4); "owasp-minimum" is OWASP's floor (m=19 MiB, t=2, p=1),
-# used by the test suite to stay fast while keeping real argon2id.
+# argon2id profiles. "owasp-minimum" (the default) is the set OWASP's password storage
+# cheat sheet recommends (m=19 MiB, t=2, p=1); "owasp-strong" is argon2-cffi's default,
+# RFC 9106's second recommendation (m=64 MiB, t=3, p=4), nine times the CPU per login.
+# The choice: docs/deployment.md, « Password hashing profile ».
 PROFILES = {
     "owasp-strong": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4},
     "owasp-minimum": {"time_cost": 2, "memory_cost": 19456, "parallelism": 1},
