@@ -87,6 +87,20 @@ def test_successful_login_rehashes_the_stored_hash(app, client, make_user, monke
     assert passwords.verify_password(stored, STRONG_PASSWORD)
 
 
+def test_hashes_of_the_former_default_follow_the_new_one_at_the_next_login(
+        app, client, make_user, monkeypatch):
+    """owasp-strong was the default profile; a deployment that upgrades moves to
+    owasp-minimum account by account, each at its next successful login."""
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_PROFILE", "owasp-strong")
+    user = make_user()
+    assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_PROFILE", "owasp-minimum")
+    assert login(client, "jdupont", STRONG_PASSWORD).status_code == 303
+    stored = reload(user).password_hash
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert passwords.verify_password(stored, STRONG_PASSWORD)
+
+
 def test_failed_login_does_not_rehash(app, client, make_user, monkeypatch):
     user = make_user()
     before = user.password_hash
