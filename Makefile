@@ -119,6 +119,17 @@ $(BENCH_REFERENCE)/node_modules/.stamp: $(BENCH_REFERENCE)/package.json $(BENCH_
 bench: install $(BENCH_REFERENCE)/node_modules/.stamp
 	$(BIN)/python -m bench.run
 
+# The IdP under gunicorn gthread (as shipped), gunicorn sync and granian, side by side
+# (bench/wsgi_servers.py; docs/deployment.md, « WSGI server »). granian is bench-only:
+# the `bench` extra of pyproject.toml.
+$(VENV)/.stamp-bench: $(VENV)/.stamp-install pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	touch $@
+
+.PHONY: bench-wsgi
+bench-wsgi: install $(VENV)/.stamp-bench
+	$(BIN)/python -m bench.wsgi_servers
+
 # Mutation testing of the security rules (mutmut; [tool.mutmut] in pyproject.toml lists
 # the files). Slow (hours on two cores): never part of `make test` or CI. Resumes where
 # it stopped, across clones too: the verdicts are kept in tests/security/mutation-record.json

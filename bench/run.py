@@ -132,17 +132,23 @@ class Server:
             self.process.wait(timeout=10)
 
 
-def gunicorn(name: str, target: str, environ: dict[str, str], ready: str,
-             workers: int = WORKERS) -> Server:
-    """gunicorn.conf.py when the project has one (it reads WEB_CONCURRENCY), else gthread."""
+def server_environ(environ: dict[str, str], workers: int) -> dict[str, str]:
+    """The bench's own environment less IDP_* and the server's knobs, then ``environ``."""
     inherited = {k: v for k, v in os.environ.items()
                  if not k.startswith(("IDP_", "PROMETHEUS_", "GUNICORN_", "WEB_CONCURRENCY"))}
     metrics = Path(tempfile.mkdtemp(prefix="idp-bench-prometheus-"))
-    environ = {**inherited, **environ, "WEB_CONCURRENCY": str(workers),
-               "PROMETHEUS_MULTIPROC_DIR": str(metrics), "GUNICORN_LOG_LEVEL": "warning"}
+    return {**inherited, **environ, "WEB_CONCURRENCY": str(workers),
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics), "GUNICORN_LOG_LEVEL": "warning"}
+
+
+def gunicorn(name: str, target: str, environ: dict[str, str], ready: str,
+             workers: int = WORKERS, options: tuple[str, ...] = ()) -> Server:
+    """gunicorn.conf.py when the project has one (it reads WEB_CONCURRENCY), else gthread;
+    ``options`` go on the command line after it (they override the file)."""
+    environ = server_environ(environ, workers)
     port = free_port()
     if CONF.exists():
-        command = [str(GUNICORN), "-c", str(CONF), target]
+        command = [str(GUNICORN), "-c", str(CONF), *options, target]
     else:
         command = [str(GUNICORN), "-w", str(workers), "-k", "gthread", "--threads", "4",
                    "--bind", f"127.0.0.1:{port}", target]
@@ -196,7 +202,9 @@ def postgresql_backends(url: str):
     return pids
 
 
-def bench_idp(backend: str, accounts: int, audit_rows: int) -> None:
+def idp_database(backend: str, accounts: int, audit_rows: int):
+    """Seed (or reuse) a bench database; its label, name, the IdP's environment and the
+    PostgreSQL backends' pids (None on SQLite)."""
     size = "1k" if accounts == SMALL_ACCOUNTS else f"{accounts // 1000}k"
     if accounts >= 1_000_000:
         size = f"{accounts // 1_000_000}M"
@@ -215,6 +223,11 @@ def bench_idp(backend: str, accounts: int, audit_rows: int) -> None:
     port_environ = seed.app_environ(url)
     port_environ.update(IDP_RATELIMIT_STORAGE_URI=storage,
                         IDP_RATELIMIT_KEY_PREFIX=f"idp-bench-{os.getpid()}-{name}")
+    return data, name, port_environ, db_pids
+
+
+def bench_idp(backend: str, accounts: int, audit_rows: int) -> None:
+    data, name, port_environ, db_pids = idp_database(backend, accounts, audit_rows)
     server = idp_server(f"idp-{backend}-{name}", port_environ, WORKERS)
     try:
         run_idp_scenarios(server, data, accounts, db_pids)
@@ -232,9 +245,10 @@ def bench_idp(backend: str, accounts: int, audit_rows: int) -> None:
         server.stop()
 
 
-def idp_server(name: str, environ: dict[str, str], workers: int) -> Server:
-    server = gunicorn(name, IDP_TARGET, environ, "/.well-known/openid-configuration",
-                      workers=workers)
+def idp_server(name: str, environ: dict[str, str], workers: int, launcher=None) -> Server:
+    """The IdP under ``launcher`` (a function like ``gunicorn``, the default), started."""
+    server = (launcher or gunicorn)(name, IDP_TARGET, environ,
+                                    "/.well-known/openid-configuration", workers=workers)
     # The issuer must be the server's own URL (discovery, iss), known once the port is.
     server.environ["IDP_ISSUER"] = f"http://127.0.0.1:{server.port}"
     return server.start()
@@ -248,7 +262,8 @@ def _idp_secrets() -> tuple:
     return DEMO_CLIENT_SECRET, BENCH_PASSWORD, ("demo.assistance", DEMO_PASSWORD)
 
 
-def run_idp_scenarios(server: Server, data: str, accounts: int, db_pids) -> None:
+def run_oidc_scenarios(server: Server, data: str, accounts: int, db_pids=None):
+    """What a module asks of the IdP: discovery to the returning-user flow RS256."""
     idp = scenarios.Idp(accounts, *_idp_secrets())
     common = {"db_pids": db_pids}
     measure("discovery", data, idp.discovery, server, **common)
@@ -262,6 +277,12 @@ def run_idp_scenarios(server: Server, data: str, accounts: int, db_pids) -> None
     idp.pool.clear()
     measure("returning-user flow RS256", data, idp.returning_flow("demo-module"), server,
             setup=idp.log_in, **common)
+    return idp
+
+
+def run_idp_scenarios(server: Server, data: str, accounts: int, db_pids) -> None:
+    idp = run_oidc_scenarios(server, data, accounts, db_pids)
+    common = {"db_pids": db_pids}
     measure("returning-user flow ES256", data, idp.returning_flow("demo-module-2"), server,
             setup=idp.log_in, **common)
     measure("password flow", data, idp.password_flow, server, **common)
