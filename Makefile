@@ -119,6 +119,13 @@ $(BENCH_REFERENCE)/node_modules/.stamp: $(BENCH_REFERENCE)/package.json $(BENCH_
 bench: install $(BENCH_REFERENCE)/node_modules/.stamp
 	$(BIN)/python -m bench.run
 
+# What each request costs, in-process (bench/request_costs.py): statements, round trips,
+# lock hold times, driver time, Python CPU; docs/performance/request-costs.md. On SQLite,
+# or on a scratch PostgreSQL database with BENCH_COSTS_DATABASE_URL (an admin database URL).
+.PHONY: bench-costs
+bench-costs: install
+	$(BIN)/python -m bench.request_costs $(if $(BENCH_COSTS_DATABASE_URL),--database-url '$(BENCH_COSTS_DATABASE_URL)')
+
 # The IdP under gunicorn gthread (as shipped), gunicorn sync and granian, side by side
 # (bench/wsgi_servers.py; docs/deployment.md, « WSGI server »). granian is bench-only:
 # the `bench` extra of pyproject.toml.

@@ -34,6 +34,72 @@ from bench.seed import app_environ  # noqa: E402
 STEPS = ("authorize", "login page", "password", "authorize after login", "token", "userinfo")
 
 
+def seeded_app(url: str, users: int = 10):
+    """The app on ``url``, migrated, with the demo data and ``users`` bench accounts."""
+    os.environ.update(app_environ(url))
+    from idp import create_app
+
+    app = create_app()
+    runner = app.test_cli_runner()
+    for command in (["db", "upgrade"], ["demo", "seed", "--users", str(users)]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+    return app
+
+
+class Flow:
+    """A module's steps through the test client; ``timed(step, call)`` makes each request."""
+
+    def __init__(self, client_id: str, timed):
+        from idp.demo import BENCH_PASSWORD
+        from idp.demo import DEMO_CLIENT_SECRET
+
+        self.client_id, self.timed, self.password = client_id, timed, BENCH_PASSWORD
+        self.redirect_uri = scenarios.IDP_CLIENTS[client_id]
+        self.headers = scenarios.basic(client_id, DEMO_CLIENT_SECRET)
+
+    def log_in(self, client, location: str) -> str:
+        page = self.timed("login page", lambda: client.get(location))
+        token = scenarios.CSRF.search(page.text).group(1)
+        next_url = parse_qs(urlsplit(location).query).get("next", [""])[0]
+        done = self.timed("password", lambda: client.post("/login", data={
+            "csrf_token": token, "identifier": "bench-00001", "password": self.password,
+            "next": next_url}))
+        assert done.status_code == 303, done.text[:500]
+        return done.headers["Location"]
+
+    def code(self, client, step: str = "authorize") -> tuple[str, str]:
+        """(code, verifier): by SSO, or through the login page when the browser has none."""
+        verifier, challenge = scenarios.pkce()
+        path = scenarios.authorize_path("/authorize", self.client_id, self.redirect_uri,
+                                        scenarios.IDP_SCOPE, challenge)
+        response = self.timed(step, lambda: client.get(path))
+        if not response.headers["Location"].startswith(scenarios.CALLBACK_PREFIX):
+            back = self.log_in(client, response.headers["Location"])
+            response = self.timed("authorize after login", lambda: client.get(back))
+        return scenarios.code_from(response.headers["Location"]), verifier
+
+    def token(self, client, form: dict[str, str], step: str = "token") -> dict:
+        tokens = self.timed(step, lambda: client.post("/token", headers=self.headers, data=form))
+        assert tokens.status_code == 200, tokens.text
+        return tokens.json
+
+    def redeem(self, client, code: str, verifier: str, step: str = "token") -> dict:
+        return self.token(client, {"grant_type": "authorization_code", "code": code,
+                                   "redirect_uri": self.redirect_uri, "code_verifier": verifier},
+                          step)
+
+    def userinfo(self, client, access_token: str) -> None:
+        info = self.timed("userinfo", lambda: client.get("/userinfo", headers={
+            "Authorization": f"Bearer {access_token}"}))
+        assert info.status_code == 200
+
+    def run(self, client) -> None:
+        """authorize (-> login page -> password -> authorize after login) -> token -> userinfo"""
+        tokens = self.redeem(client, *self.code(client))
+        self.userinfo(client, tokens["access_token"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("flows", nargs="?", type=int, default=300)
@@ -48,18 +114,7 @@ def main() -> None:
     work = ROOT / "build" / "profile"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    os.environ.update(app_environ(f"sqlite:///{work / 'idp.sqlite3'}"))
-    from idp import create_app
-    from idp.demo import BENCH_PASSWORD
-    from idp.demo import DEMO_CLIENT_SECRET
-
-    app = create_app()
-    runner = app.test_cli_runner()
-    for command in (["db", "upgrade"], ["demo", "seed", "--users", "10"]):
-        result = runner.invoke(args=command)
-        assert result.exit_code == 0, result.output
-    redirect_uri = scenarios.IDP_CLIENTS[args.client]
-    headers = scenarios.basic(args.client, DEMO_CLIENT_SECRET)
+    app = seeded_app(f"sqlite:///{work / 'idp.sqlite3'}")
     spent = dict.fromkeys(STEPS, 0.0)
     profiling = {"on": False}
     profiler = cProfile.Profile()
@@ -75,32 +130,7 @@ def main() -> None:
         spent[step] += time.process_time() - started
         return result
 
-    def log_in(client, location: str) -> str:
-        page = timed("login page", lambda: client.get(location))
-        token = scenarios.CSRF.search(page.text).group(1)
-        next_url = parse_qs(urlsplit(location).query).get("next", [""])[0]
-        done = timed("password", lambda: client.post("/login", data={
-            "csrf_token": token, "identifier": "bench-00001", "password": BENCH_PASSWORD,
-            "next": next_url}))
-        assert done.status_code == 303, done.text[:500]
-        return done.headers["Location"]
-
-    def flow(client) -> None:
-        verifier, challenge = scenarios.pkce()
-        path = scenarios.authorize_path("/authorize", args.client, redirect_uri,
-                                        scenarios.IDP_SCOPE, challenge)
-        response = timed("authorize", lambda: client.get(path))
-        if not response.headers["Location"].startswith(scenarios.CALLBACK_PREFIX):
-            back = log_in(client, response.headers["Location"])
-            response = timed("authorize after login", lambda: client.get(back))
-        code = scenarios.code_from(response.headers["Location"])
-        tokens = timed("token", lambda: client.post("/token", headers=headers, data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "code_verifier": verifier}))
-        assert tokens.status_code == 200, tokens.text
-        info = timed("userinfo", lambda: client.get("/userinfo", headers={
-            "Authorization": f"Bearer {tokens.json['access_token']}"}))
-        assert info.status_code == 200
+    flow = Flow(args.client, timed).run
 
     returning = app.test_client()
     flow(returning)  # its SSO session
