@@ -27,7 +27,8 @@ from tests.security.oauth import register_module
 
 # The counts measured, the same on SQLite and on PostgreSQL (``make test-postgresql``
 # runs this file there); a request may send fewer, never more.
-BUDGETS = {"login": 12, "authorize": 7, "token": 7, "refresh": 7, "userinfo": 1}
+BUDGETS = {"login": 12, "authorize": 7, "token": 7, "refresh": 7, "userinfo": 1,
+           "userinfo with habilitations": 2}
 
 
 @contextmanager
@@ -100,3 +101,20 @@ def test_code_redemption_refresh_and_userinfo(client, flow):
     assert userinfo.status_code == 200
     assert userinfo.json["given_name"] == "Jean"
     within_budget("userinfo", sent)
+
+
+def test_userinfo_with_the_habilitations_scope(client, flow):
+    """The scope modules use most: the account and its valid grants, one read each."""
+    assert login(client, "jdupont", STRONG_PASSWORD).status_code == 303
+    query, verifier = authorize(client, flow.client_id, nonce="first")
+    assert redeem(client, flow, query["code"], verifier).status_code == 200
+    query, verifier = authorize(client, flow.client_id, scope="openid profile habilitations",
+                                nonce="second")
+    tokens = redeem(client, flow, query["code"], verifier)
+    assert tokens.status_code == 200
+    bearer = {"Authorization": f"Bearer {tokens.json['access_token']}"}
+    with counted_statements() as sent:
+        userinfo = client.get("/userinfo", headers=bearer)
+    assert userinfo.status_code == 200
+    assert [grant["code"] for grant in userinfo.json["habilitations"]] == ["bonuseco"]
+    within_budget("userinfo with habilitations", sent)
