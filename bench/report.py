@@ -1,4 +1,4 @@
-"""The one table of ``make bench``: figures per scenario, then the issue's targets.
+"""The one table of ``make bench``: figures per scenario, then the targets it checks.
 
 Ratios are taken within the run (same machine, same moment): discovery and JWKS
 against the bare Flask endpoint, the returning-user flow against the reference's

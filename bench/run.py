@@ -15,7 +15,7 @@ Servers: the IdP and the bare Flask app under ``gunicorn -c gunicorn.conf.py`` (
 default of one worker per core, gthread) with IDP_ENV=testing, an http://127.0.0.1
 issuer and the argon2id profile owasp-minimum (m=19456 KiB, t=2, p=1); on PostgreSQL
 the rate limits count in Redis, on SQLite in memory. The password flow runs once more
-on a server with 4 workers on the 2 cores (the issue's "4 workers on 2 cores: no error,
+on a server with 4 workers on the 2 cores (the target "4 workers on 2 cores: no error,
 p99 < 4x p50"): its own row, "password flow, 4 workers". The reference is
 bench/reference/server.mjs on Node.
 
