@@ -35,7 +35,7 @@ MIN_IDENTITY_LENGTH = 4
 
 # argon2id profiles. "owasp-minimum" (the default) is the set OWASP's password storage
 # cheat sheet recommends (m=19 MiB, t=2, p=1); "owasp-strong" is argon2-cffi's default,
-# RFC 9106's second recommendation (m=64 MiB, t=3, p=4), nine times the CPU per login.
+# RFC 9106's second recommendation (m=64 MiB, t=3, p=4), 7-9 times the CPU per login.
 # The choice: docs/deployment.md, « Password hashing profile ».
 PROFILES = {
     "owasp-strong": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4},
